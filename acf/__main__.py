@@ -1,0 +1,5 @@
+"""`python -m acf` runs the CLI."""
+
+from acf.cli import main
+
+main()

@@ -1,0 +1,54 @@
+"""The `acf` command: one Typer sub-app per command group, joined here; plugins may add more."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import typer
+
+from acf.errors import AcfError
+
+
+def make_typer(**kwargs) -> typer.Typer:
+    """Every acf Typer app shares these settings."""
+    kwargs.setdefault("no_args_is_help", True)
+    return typer.Typer(pretty_exceptions_enable=False, add_completion=False, rich_markup_mode="rich", **kwargs)
+
+
+def build_app() -> typer.Typer:
+    from acf.cli import compress, frontier, plugins, spec
+    from acf.plugins import load_plugins
+
+    app = make_typer(help="acf, the Agentic Compression Framework: find the best compressed versions of a causal LM.")
+    compress.register(app)
+    spec.register(app)
+    app.add_typer(frontier.app, name="frontier", help="Show a run's Pareto frontier.")
+    app.add_typer(plugins.app, name="plugins", help="List installed plugins.")
+    pm = load_plugins()
+    pm.hook.register_commands(app=app)
+    return app
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"Warning: {message}", file=sys.stderr)
+
+
+def main() -> None:
+    warnings.showwarning = _one_line_warning
+    debug = bool(os.environ.get("ACF_DEBUG"))
+    try:
+        app = build_app()
+        app(standalone_mode=True)
+    except AcfError as exc:
+        if debug:
+            raise
+        print(f"Error: {exc}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        print("  (set ACF_DEBUG=1 for the traceback)", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("Interrupted; finished episodes are saved (continue with: acf resume RUN_DIR)", file=sys.stderr)
+        sys.exit(130)

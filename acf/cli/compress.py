@@ -1,0 +1,83 @@
+"""`acf compress` and `acf resume`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from acf.cli.options import parse_eval_options, parse_weights
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compress")(compress)
+    app.command("resume")(resume)
+
+
+def compress(
+    model: str = typer.Argument(..., help="alias (acf plugins list --all), local folder or Hub id"),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="task to keep accurate on, e.g. gsm8k"),
+    episodes: int = typer.Option(8, "--episodes", "-n", help="strategies to try"),
+    searcher: str = typer.Option("nevergrad", help="nevergrad, random, grid or a plugin's"),
+    seed: int = typer.Option(0, help="makes the search reproducible"),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="default: runs/<model>-<dataset>-<time>"),
+    resume_run: bool = typer.Option(False, "--resume", help="continue the run in --run-dir"),
+    constraint: list[str] = typer.Option([], "--constraint", "-c", help="hard constraint, e.g. 'size_mb<=100' or 'perplexity<=1.1*baseline'"),
+    reward: str = typer.Option("balanced", help="reward preset: balanced, accuracy, latency, size"),
+    weight: list[str] = typer.Option([], "--weight", help="custom weight METRIC=W (overrides the preset)"),
+    objective: list[str] = typer.Option([], "--objective", help="frontier objective (repeat); default: task metric and size_mb"),
+    method: list[str] = typer.Option([], "--method", "-m", help="restrict to these methods (repeat)"),
+    max_steps: int = typer.Option(2, "--max-steps", help="longest pipeline of methods"),
+    evaluator: list[str] = typer.Option([], "--evaluator", "-e", help="cost evaluators (repeat); default: size, latency, memory"),
+    limit: Optional[int] = typer.Option(None, help="task examples to score (task evaluator's 'limit')"),
+    data_path: Optional[Path] = typer.Option(None, "--data-path", help="local task data (.jsonl/.json/.parquet/.arrow)"),
+    eval_option: list[str] = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)"),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …"),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
+) -> None:
+    """Search for the best compressed versions of MODEL on a task."""
+    import acf.api as api
+
+    options = parse_eval_options(eval_option)
+    task_options = options.setdefault(dataset, {})
+    if limit is not None:
+        task_options["limit"] = limit
+    if data_path is not None:
+        task_options["data_path"] = str(data_path)
+    if not task_options:
+        options.pop(dataset)
+    result = api.compress(
+        model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
+        constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
+        max_steps=max_steps, evaluators=evaluator, evaluator_options=options, device=device, dtype=dtype,
+        trust_remote_code=trust_remote_code, progress=not quiet,
+    )
+    _report(result, json_out)
+
+
+def resume(
+    run_dir: Path = typer.Argument(..., help="the run directory to continue"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
+) -> None:
+    """Continue a killed or interrupted run; finished episodes are kept, not re-run."""
+    import acf.api as api
+
+    _report(api.resume(run_dir, progress=not quiet), json_out)
+
+
+def _report(result, json_out: bool) -> None:
+    from acf.cli.frontier import print_frontier
+    from acf.store import read_json
+
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(read_json(result.run_dir / "final_results.json"), indent=2))
+        return
+    print_frontier(result)
+    typer.echo(f"Run directory: {result.run_dir}")

@@ -1,0 +1,62 @@
+"""`acf frontier show`: the Pareto frontier of a run, its hypervolume and the recommended pick."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from acf.cli import make_typer
+
+app = make_typer()
+
+
+@app.command("show")
+def show(
+    run_dir: Path = typer.Argument(..., help="a run directory"),
+    json_out: bool = typer.Option(False, "--json", help="print pareto_frontier.json"),
+) -> None:
+    """Print the frontier: one row per non-dominated candidate, the recommended one marked."""
+    from acf.api import load_run
+
+    result = load_run(run_dir)
+    if json_out:
+        typer.echo(json.dumps(result.frontier.model_dump(mode="json"), indent=2))
+        return
+    print_frontier(result)
+
+
+def _fmt(m) -> str:
+    if m.high > m.low:
+        return f"{m.value:.4g} [{m.low:.4g}, {m.high:.4g}]"
+    return f"{m.value:.4g}"
+
+
+def print_frontier(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    frontier = result.frontier
+    console = Console()
+    table = Table(title=f"Pareto frontier — {len(frontier.candidates)} candidate(s), hypervolume {frontier.hypervolume:.4f}")
+    table.add_column("", no_wrap=True)
+    table.add_column("id", no_wrap=True)
+    table.add_column("strategy")
+    for m in frontier.objectives:
+        arrow = "↑" if m.direction == "max" else "↓"
+        table.add_column(f"{m.name} {arrow}", justify="right")
+    table.add_column("reward", justify="right")
+    table.add_column("constraints")
+    base_row = ["", "baseline", "uncompressed", *(_fmt(frontier.baseline[m.name]) for m in frontier.objectives), "0", ""]
+    table.add_row(*base_row, style="dim")
+    for c in frontier.candidates:
+        marker = "★" if c.id == frontier.recommended else ""
+        status = "ok" if c.feasible else "violates " + ", ".join(c.violations)
+        table.add_row(marker, c.id, c.strategy.describe(), *(_fmt(c.measurements[m.name]) for m in frontier.objectives),
+                      f"{c.reward:+.4f}", status)
+    console.print(table)
+    if frontier.recommended:
+        console.print(f"★ recommended: {frontier.recommended} — {frontier.recommended_reason}")
+    else:
+        console.print(f"no recommendation: {frontier.recommended_reason}")

@@ -1,0 +1,34 @@
+"""RunConfig: everything needed to run (and resume) a search; `run_config.json` is its dump."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RunConfig(BaseModel):
+    model: str
+    dataset: str
+    episodes: int = 8
+    searcher: str = "nevergrad"
+    seed: int = 0
+    reward: str = "balanced"
+    weights: dict[str, float] = Field(default_factory=dict, description="custom weights per metric; override the preset")
+    objectives: list[str] = Field(default_factory=list, description="empty: the task metric, size_mb and the preset's extras")
+    constraints: list[str] = Field(default_factory=list)
+    methods: list[str] = Field(default_factory=list, description="empty: every registered method that applies")
+    max_steps: int = 2
+    evaluators: list[str] = Field(default_factory=list, description="empty: the task, size, latency and memory")
+    evaluator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    device: str = "auto"
+    dtype: str = "auto"
+    trust_remote_code: bool = False
+
+    def same_search(self, other: "RunConfig") -> list[str]:
+        """Fields that differ from `other` (a resumed run must match the stored one)."""
+        mine, theirs = self.model_dump(), other.model_dump()
+        return [k for k in mine if mine[k] != theirs[k]]
+
+
+DEFAULT_COST_EVALUATORS = ("size", "latency", "memory")

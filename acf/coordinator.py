@@ -1,0 +1,360 @@
+"""The episode loop: propose → pre-flight → apply → evaluate → reward → frontier → learn."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from acf.candidate import Candidate
+from acf.config import DEFAULT_COST_EVALUATORS, RunConfig
+from acf.context import Context
+from acf.errors import AcfError, InfeasibleError, RunStoreError, StrategyError, UnknownPluginError
+from acf.frontier import Frontier, build_frontier
+from acf.loading import ensure_local, fingerprint, load_model, load_tokenizer, pick_device, read_config, resolve_model
+from acf.measure import Measurement
+from acf.objectives import Constraint, Metric, check_constraints, gain
+from acf.plugins import registry
+from acf.progress import Progress
+from acf.resources import free_disk_bytes, free_memory_bytes, hardware_id, model_bytes
+from acf.reward import reward
+from acf.search_space import enumerate_pipelines, point_to_strategy, strategy_space
+from acf.spec import infer_spec
+from acf.store import EvalCache, RunLock, RunStore
+from acf.strategy import Strategy, validate_strategy
+
+# Bump when an evaluator's meaning changes so stale cache entries are not reused.
+CACHE_VERSION = 1
+# Headroom the pre-flight check keeps free, as a fraction of what the OS reports available.
+MEMORY_HEADROOM = 0.9
+
+
+class Skipped(Exception):
+    """The pre-flight check refused a strategy; the episode is recorded as skipped."""
+
+
+class Run:
+    """One search over one model and task; `prepare()` validates everything before any model work."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False,
+                 progress: Progress | None = None, cache: EvalCache | None = None):
+        self.config = config
+        self.store = RunStore(run_dir)
+        self.resume = resume
+        self.progress = progress or Progress()
+        self.cache = cache or EvalCache()
+        self.candidates: list[Candidate] = []
+        self.baseline: dict[str, Measurement] = {}
+        self._base_model = None
+        self._lock = RunLock(self.store.dir)
+
+    # ---------------------------------------------------------------- set-up (bad input fails here)
+    def prepare(self) -> None:
+        cfg = self.config
+        if cfg.episodes < 1:
+            raise AcfError(f"--episodes must be at least 1, got {cfg.episodes}")
+        if cfg.max_steps < 1:
+            raise AcfError(f"--max-steps must be at least 1, got {cfg.max_steps}")
+        self._check_run_dir()
+        reg = registry()
+        self.task = self._task_evaluator(reg)
+        self.searcher_cls = reg.get("searcher", cfg.searcher)
+        preset = reg.get("reward_preset", cfg.reward)()
+        self.resolved = resolve_model(cfg.model)
+        raw = read_config(self.resolved)
+        self.spec = infer_spec(raw, source=cfg.model, path=str(self.resolved.path) if self.resolved.path else None,
+                               hub_id=self.resolved.hub_id)
+        if self.spec.trust_remote_code_required and not cfg.trust_remote_code:
+            raise AcfError(f"{cfg.model} needs trust_remote_code to load (its config maps to custom code)",
+                           hint="pass --trust-remote-code if you trust that code")
+        self.methods = self._methods(reg)
+        self.spec.applicable_methods = sorted(self.methods)
+        self.evaluators = self._evaluators(reg)
+        self.fidelity = {ev.name: ev.default_fidelity for ev in self.evaluators}
+        metrics: dict[str, Metric] = {}
+        for ev in self.evaluators:
+            metrics.update({m.name: m for m in ev.metrics_for(self.fidelity[ev.name])})
+        self.metrics = metrics
+        names = cfg.objectives or [self.task.primary_metric(self.fidelity[self.task.name]), "size_mb", *preset.extra_objectives]
+        unknown = [n for n in names if n not in metrics]
+        if unknown:
+            raise AcfError(f"unknown objective(s) {', '.join(unknown)}; metrics in this run: {', '.join(sorted(metrics))}")
+        self.objectives = [metrics[n] for n in dict.fromkeys(names)]
+        self.constraints = [Constraint.parse(c) for c in cfg.constraints]
+        check_constraints(self.constraints, metrics)
+        unknown_w = [k for k in cfg.weights if k not in metrics]
+        if unknown_w:
+            raise AcfError(f"--weight names unknown metric(s) {', '.join(unknown_w)}")
+        self.weights = {**preset.weights(self.objectives), **cfg.weights}
+        pipelines = enumerate_pipelines(self.methods, cfg.max_steps)
+        self.space = strategy_space(self.methods, self.spec, pipelines)
+        self.device = pick_device(cfg.device)
+        self._check_memory_for_base()
+        self.ctx = Context(
+            spec=self.spec, device=self.device, seed=cfg.seed, progress=self.progress,
+            load_tokenizer=lambda: load_tokenizer(self.local_path, trust_remote_code=cfg.trust_remote_code),
+            load_teacher=lambda: self.base_model,
+            load_calibration=lambda n: self.task.calibration_texts(self.ctx, n),
+        )
+        self.local_path = ensure_local(self.resolved)
+        self.spec.path = str(self.local_path)
+        for ev in self.evaluators:
+            ev.prepare(self.ctx)
+
+    def _check_run_dir(self) -> None:
+        if self.resume:
+            if not self.store.exists():
+                raise RunStoreError(f"nothing to resume: {self.store.dir} holds no run (no run_config.json)")
+            stored = RunConfig.model_validate(self.store.read("run_config.json"))
+            differ = stored.same_search(self.config)
+            if differ:
+                raise RunStoreError(
+                    f"{self.store.dir} holds a run with different settings ({', '.join(differ)})",
+                    hint="resume with the same arguments (or just 'acf resume DIR'), or use another --run-dir",
+                )
+        elif self.store.exists() or self.store.episode_numbers():
+            raise RunStoreError(f"{self.store.dir} already holds a run",
+                                hint="pass --resume to continue it, or choose another --run-dir")
+
+    def _task_evaluator(self, reg):
+        tasks = [n for n, cls in reg.all("evaluator").items() if cls.is_task]
+        if self.config.dataset not in tasks:
+            raise UnknownPluginError("dataset", self.config.dataset, tasks)
+        cls = reg.get("evaluator", self.config.dataset)
+        return cls(**self.config.evaluator_options.get(cls.name, {}))
+
+    def _methods(self, reg) -> dict[str, Any]:
+        available = reg.all("method")
+        wanted = self.config.methods or sorted(available)
+        methods = {}
+        for name in wanted:
+            method = reg.get("method", name)()
+            why_not = method.applies_to(self.spec)
+            if why_not and self.config.methods:
+                raise AcfError(f"method {name} does not apply to {self.config.model}: {why_not}")
+            if not why_not:
+                methods[name] = method
+        if not methods:
+            raise AcfError(f"no compression method applies to {self.config.model}")
+        return methods
+
+    def _evaluators(self, reg) -> list[Any]:
+        names = [self.task.name, *(self.config.evaluators or DEFAULT_COST_EVALUATORS)]
+        out = [self.task]
+        for name in dict.fromkeys(names[1:]):
+            if name == self.task.name:
+                continue
+            cls = reg.get("evaluator", name)
+            out.append(cls(**self.config.evaluator_options.get(name, {})))
+        unknown = set(self.config.evaluator_options) - {ev.name for ev in out}
+        if unknown:
+            raise AcfError(f"options given for evaluator(s) not in this run: {', '.join(sorted(unknown))}")
+        return out
+
+    def _check_memory_for_base(self) -> None:
+        need = self.spec.memory_bytes["float32" if self.device == "cpu" and self.config.dtype == "auto" else (
+            self.spec.dtype if self.config.dtype == "auto" else self.config.dtype)]
+        free = free_memory_bytes(self.device)
+        if need > free * MEMORY_HEADROOM:
+            raise InfeasibleError(
+                f"{self.config.model} needs about {need / 2**30:.1f} GiB to load on {self.device}, "
+                f"but only {free / 2**30:.1f} GiB is free",
+                hint="use a smaller model or a machine with more memory",
+            )
+
+    # ---------------------------------------------------------------- the loop
+    @property
+    def base_model(self) -> Any:
+        if self._base_model is None:
+            self.progress.phase("loading model")
+            self._base_model = load_model(self.local_path, device=self.device, dtype=self.config.dtype,
+                                          trust_remote_code=self.config.trust_remote_code)
+        return self._base_model
+
+    def execute(self) -> Frontier:
+        self.store.create()
+        self._lock.acquire()
+        try:
+            return self._execute()
+        finally:
+            self._lock.release()
+
+    def _execute(self) -> Frontier:
+        cfg = self.config
+        started = time.time()
+        if not self.resume:
+            self.store.write("run_config.json", cfg.model_dump(mode="json"))
+        self.store.write("model_spec.json", self.spec.model_dump(mode="json"))
+        self.fingerprint = fingerprint(self.local_path)
+        self.hardware = hardware_id(self.device)
+        self.progress.start(total=cfg.episodes, title=f"{cfg.model} on {cfg.dataset}")
+        try:
+            self.progress.episode(0, "baseline")
+            self.baseline, _ = self._measure(None)
+            self.store.write("baseline.json", {k: v.model_dump() for k, v in self.baseline.items()})
+            searcher = self.searcher_cls(self.space, num_objectives=len(self.objectives), budget=cfg.episodes, seed=cfg.seed)
+            self._replay(searcher)
+            for episode in range(len(self.candidates) + 1, cfg.episodes + 1):
+                point = searcher.ask()
+                candidate = self._episode(episode, point)
+                violation = sum(candidate.violations.values())
+                searcher.tell(point, candidate.losses, violation)
+                self.progress.advance()
+        finally:
+            self.progress.stop()
+        frontier = self._frontier()
+        self._write_final(frontier, time.time() - started)
+        return frontier
+
+    def _replay(self, searcher) -> None:
+        """Rebuild the searcher's state from finished episodes: same asks, same tells, no model work."""
+        for result in self.store.finished_episodes():
+            candidate = Candidate.model_validate(result)
+            point = searcher.ask()
+            if _normal(point) != _normal(candidate.point):
+                raise RunStoreError(
+                    f"cannot resume {self.store.dir}: the searcher no longer proposes episode {candidate.episode}'s "
+                    "strategy (was acf or a plugin upgraded?)"
+                )
+            searcher.tell(point, candidate.losses, sum(candidate.violations.values()))
+            self.candidates.append(candidate)
+            self.progress.advance()
+
+    def _episode(self, number: int, point: dict[str, Any]) -> Candidate:
+        point = _normal(point)
+        strategy = point_to_strategy(point)
+        self.progress.episode(number, strategy.describe())
+        self.store.write_episode(number, "strategy.json", {"point": point, **strategy.model_dump(mode="json")})
+        started = time.time()
+        fields: dict[str, Any] = {"id": f"ep{number:03d}", "episode": number, "strategy": strategy, "point": point}
+        try:
+            strategy = validate_strategy(strategy, self.methods, self.spec)
+            fields["strategy"] = strategy
+            measurements, cached = self._measure(strategy)
+            missing = [m.name for m in self.objectives if m.name not in measurements]
+            if missing:
+                raise AcfError(f"evaluators returned no {', '.join(missing)}")
+            candidate = Candidate(status="ok", measurements=measurements, cached=cached, **fields)
+            self._score(candidate)
+        except Skipped as exc:
+            candidate = Candidate(status="skipped", reason=str(exc), **fields)
+        except StrategyError as exc:
+            candidate = Candidate(status="skipped", reason=f"invalid strategy: {exc}", **fields)
+        except Exception as exc:  # a failing step or evaluator fails the episode, not the run
+            candidate = Candidate(status="failed", reason=_describe_failure(exc), **fields)
+            (self.store.episode_dir(number) / "error.txt").write_text(traceback.format_exc())
+        finally:
+            gc.collect()
+            _empty_device_cache(self.device)
+        candidate.seconds = round(time.time() - started, 3)
+        self.store.write_episode(number, "result.json", candidate.model_dump(mode="json"))
+        self.candidates.append(candidate)
+        self.store.write("pareto_frontier.json", self._frontier().model_dump(mode="json"))
+        self.progress.log(_summary_line(candidate, self.objectives))
+        return candidate
+
+    def _score(self, c: Candidate) -> None:
+        c.losses = [-gain(m, c.value(m.name), self.baseline[m.name].value) for m in self.objectives]
+        c.reward = reward(c.measurements, self.baseline, self.objectives, self.weights)
+        for con in self.constraints:
+            v = con.violation(c.value(con.metric), self.baseline[con.metric].value)
+            if v > 0:
+                c.violations[con.text] = v
+        c.feasible = not c.violations
+
+    def _frontier(self) -> Frontier:
+        return build_frontier(self.candidates, self.objectives, self.baseline)
+
+    # ---------------------------------------------------------------- measuring
+    def _measure(self, strategy: Strategy | None) -> tuple[dict[str, Measurement], bool]:
+        skey = strategy.key() if strategy is not None else "baseline"
+        results: dict[str, Measurement] = {}
+        missing = []
+        for ev in self.evaluators:
+            key = self.cache.key(model=self.fingerprint, strategy=skey, evaluator=ev.name, fidelity=self.fidelity[ev.name],
+                                 config=ev.config(), hardware=self.hardware, version=CACHE_VERSION)
+            hit = self.cache.get(key)
+            if hit is not None:
+                results.update({k: Measurement.model_validate(v) for k, v in hit.items()})
+            else:
+                missing.append((ev, key))
+        if not missing:
+            return results, True
+        model = self.base_model if strategy is None else self._apply(strategy)
+        for ev, key in missing:
+            self.progress.phase(f"evaluating {ev.name}")
+            measured = ev.evaluate(model, self.ctx, self.fidelity[ev.name])
+            self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
+            results.update(measured)
+        return results, False
+
+    def _apply(self, strategy: Strategy) -> Any:
+        self._preflight(strategy)
+        model = copy.deepcopy(self.base_model)
+        for step in strategy.steps:
+            self.progress.phase(f"applying {step.method}")
+            model = self.methods[step.method].apply(model, step.params, self.ctx)
+        return model
+
+    def _preflight(self, strategy: Strategy) -> None:
+        copy_bytes = model_bytes(self.base_model)
+        step_peak = max(self.methods[s.method].estimate(self.spec, s.params).peak_memory_bytes for s in strategy.steps)
+        disk = sum(self.methods[s.method].estimate(self.spec, s.params).disk_bytes for s in strategy.steps)
+        need, free = copy_bytes + step_peak, free_memory_bytes(self.device)
+        if need > free * MEMORY_HEADROOM:
+            raise Skipped(f"pre-flight: needs about {need / 2**30:.2f} GiB on {self.device}, {free / 2**30:.2f} GiB free")
+        free_disk = free_disk_bytes(self.store.dir)
+        if disk > free_disk:
+            raise Skipped(f"pre-flight: needs about {disk / 2**30:.2f} GiB of disk, {free_disk / 2**30:.2f} GiB free")
+
+    # ---------------------------------------------------------------- results
+    def _write_final(self, frontier: Frontier, seconds: float) -> None:
+        self.store.write("pareto_frontier.json", frontier.model_dump(mode="json"))
+        counts = {s: sum(c.status == s for c in self.candidates) for s in ("ok", "failed", "skipped")}
+        pick = next((c for c in self.candidates if c.id == frontier.recommended), None)
+        self.store.write("final_results.json", {
+            "model": self.config.model,
+            "dataset": self.config.dataset,
+            "episodes": counts,
+            "objectives": [m.model_dump() for m in self.objectives],
+            "constraints": self.config.constraints,
+            "baseline": {k: v.model_dump() for k, v in self.baseline.items()},
+            "hypervolume": frontier.hypervolume,
+            "frontier": [c.id for c in frontier.candidates],
+            "recommended": pick.model_dump(mode="json") if pick else None,
+            "recommended_reason": frontier.recommended_reason,
+            "blocking_constraint": frontier.blocking_constraint,
+            "seconds": round(seconds, 2),
+        })
+
+
+def _normal(point: dict[str, Any]) -> dict[str, Any]:
+    """A point as JSON would give it back (numpy scalars → Python, tuples → lists)."""
+    return json.loads(json.dumps(point, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def _describe_failure(exc: BaseException) -> str:
+    name = type(exc).__name__
+    if isinstance(exc, MemoryError) or "OutOfMemory" in name:
+        return f"out of memory: {exc}".strip()
+    return f"{name}: {exc}"
+
+
+def _empty_device_cache(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def _summary_line(c: Candidate, objectives: list[Metric]) -> str:
+    if c.status != "ok":
+        return f"{c.id} {c.status}: {c.strategy.describe()} — {c.reason}"
+    values = ", ".join(f"{m.name}={c.value(m.name):.4g}" for m in objectives)
+    flag = "" if c.feasible else " (violates constraints)"
+    return f"{c.id} {c.strategy.describe()}: {values}, reward {c.reward:+.4f}{flag}{' [cached]' if c.cached else ''}"
+

@@ -1,0 +1,64 @@
+"""Errors a user can act on: the CLI prints each as one line plus a hint, and exits with `exit_code`."""
+
+from __future__ import annotations
+
+
+class AcfError(Exception):
+    """Base of every error acf and its plugins raise for bad input or an unusable environment."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.hint = hint
+
+
+class UnknownPluginError(AcfError):
+    """A method, evaluator, searcher, preset or alias name that no installed plugin registered."""
+
+    def __init__(self, kind: str, name: str, available: list[str]):
+        listing = ", ".join(sorted(available)) or "none installed"
+        super().__init__(f"unknown {kind} {name!r}; available: {listing}")
+        self.kind, self.name, self.available = kind, name, sorted(available)
+
+
+class PluginCollisionError(AcfError):
+    """Two plugins registered the same name for the same kind."""
+
+
+class PluginLoadError(AcfError):
+    """A plugin could not be imported or registered."""
+
+
+class ModelNotFoundError(AcfError):
+    """A model alias, folder or Hub id that cannot be resolved."""
+
+
+class DatasetNotFoundError(AcfError):
+    """Evaluation or calibration data that cannot be found or read."""
+
+
+class MissingBackendError(AcfError):
+    """An optional library is not installed; the message names the extra that installs it."""
+
+    def __init__(self, package: str, extra: str, purpose: str):
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed: pip install 'acf[{extra}]'"
+        )
+        self.package, self.extra = package, extra
+
+
+class ConstraintError(AcfError):
+    """A constraint that cannot be parsed, or that names a metric no evaluator produces."""
+
+
+class StrategyError(AcfError):
+    """A strategy with an unknown method, an out-of-range parameter or an illegal step order."""
+
+
+class RunStoreError(AcfError):
+    """A run directory that is missing, locked by another process, unwritable or holds unreadable JSON."""
+
+
+class InfeasibleError(AcfError):
+    """The pre-flight check refuses work that would not fit this machine."""

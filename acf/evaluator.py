@@ -1,0 +1,94 @@
+"""The base class of evaluators: task accuracy, perplexity, and costs (size, latency, memory)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from acf.context import Context
+    from acf.measure import Measurement
+    from acf.objectives import Metric
+
+
+class Evaluator:
+    """Measures a model and returns `{metric name: Measurement}`.
+
+    A *task* evaluator (`is_task = True`) can be named by `--dataset`; it also supplies calibration text
+    drawn from a split it never evaluates on. Options come from the CLI (`--limit`, `--data-path`,
+    `--eval-option NAME.KEY=VALUE`) as keyword arguments and are part of the cache key::
+
+        from acf import Evaluator, Metric, Measurement, hookimpl
+
+        class ParamCount(Evaluator):
+            name = "params"
+            metrics = (Metric(name="params_m", direction="min", category="size"),)
+            def evaluate(self, model, ctx, fidelity):
+                n = sum(p.numel() for p in model.parameters()) / 1e6
+                return {"params_m": Measurement.exact(n, unit="M")}
+
+        @hookimpl
+        def register_evaluators(register):
+            register(ParamCount)
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    metrics: ClassVar[tuple["Metric", ...]] = ()
+    # Cheapest first; the coordinator searches on `default_fidelity`.
+    fidelities: ClassVar[tuple[str, ...]] = ("full",)
+    default_fidelity: ClassVar[str] = "full"
+    is_task: ClassVar[bool] = False
+    # Evaluators whose result depends only on the strategy, not on noise or hardware, are cacheable.
+    deterministic: ClassVar[bool] = True
+
+    # Every option this evaluator accepts, with its default (its type converts values given as text).
+    option_defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **options: Any):
+        unknown = sorted(set(options) - set(self.option_defaults))
+        if unknown:
+            from acf.errors import AcfError
+
+            accepted = ", ".join(self.option_defaults) or "none"
+            raise AcfError(f"evaluator {self.name} has no option(s) {', '.join(unknown)}; it accepts: {accepted}")
+        given = {k: _convert(k, v, self.option_defaults[k]) for k, v in options.items() if v is not None}
+        self.options = {**self.option_defaults, **given}
+
+    def config(self) -> dict[str, Any]:
+        """Everything that changes the result besides the model and the fidelity (part of the cache key)."""
+        return dict(sorted(self.options.items()))
+
+    def primary_metric(self, fidelity: str) -> str:
+        """The metric a task evaluator reports as its accuracy at `fidelity`."""
+        return self.metrics[0].name
+
+    def metrics_for(self, fidelity: str) -> tuple["Metric", ...]:
+        return self.metrics
+
+    def prepare(self, ctx: "Context") -> None:
+        """Load data once before the first evaluation (errors here stop the run before any episode)."""
+
+    def evaluate(self, model: Any, ctx: "Context", fidelity: str) -> dict[str, "Measurement"]:
+        raise NotImplementedError
+
+    def calibration_texts(self, ctx: "Context", n: int) -> list[str]:
+        """Up to `n` texts for calibration, never from the split this evaluator scores (tasks only)."""
+        raise NotImplementedError(f"{self.name} supplies no calibration data")
+
+
+def _convert(key: str, value: Any, default: Any) -> Any:
+    """Options typed on the command line arrive as text: convert them to the default's type."""
+    if not isinstance(value, str) or default is None or isinstance(default, str):
+        return value
+    from acf.errors import AcfError
+
+    try:
+        if isinstance(default, bool):
+            if value.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if value.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+        return type(default)(value)
+    except ValueError:
+        raise AcfError(f"option {key}={value!r} is not a valid {type(default).__name__}") from None

@@ -1,0 +1,84 @@
+"""The base class of compression methods (quantization, pruning, distillation, recovery)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from acf.context import Context
+    from acf.space import Space
+    from acf.spec import ModelSpec
+
+
+class Stage(IntEnum):
+    """Where a step may stand in a pipeline: steps run in non-decreasing stage."""
+
+    PRUNE = 10
+    DISTILL = 20
+    RECOVER = 30
+    QUANTIZE = 40
+    QUANTIZED_RECOVER = 50
+
+
+class Resources(BaseModel):
+    """What a step is expected to need: peak memory on its device, disk, and rough seconds."""
+
+    peak_memory_bytes: int = 0
+    disk_bytes: int = 0
+    seconds: float = 0.0
+
+
+class Method:
+    """A compression step.
+
+    Subclass it, set `name`, and register the class from a plugin::
+
+        from acf import Method, Stage, Space, Int, hookimpl
+
+        class Halve(Method):
+            name = "halve"
+            stage = Stage.QUANTIZE
+            def space(self, spec):
+                return Space(params=[Int(name="bits", low=4, high=8)])
+            def apply(self, model, params, ctx):
+                ...  # change `model` in place or return a new one
+                return model
+
+        @hookimpl
+        def register_methods(register):
+            register(Halve)
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    stage: ClassVar[Stage] = Stage.QUANTIZE
+    # True when no other step of the same stage may share a pipeline with it (two weight quantizers).
+    exclusive_stage: ClassVar[bool] = False
+    needs_calibration: ClassVar[bool] = False
+    # How the method changes the deployed size: "quantize", "sparsify", "shrink" or "none".
+    effect: ClassVar[str] = "none"
+
+    def applies_to(self, spec: "ModelSpec") -> str | None:
+        """Why this method cannot be used on the model, or None when it can."""
+        return None
+
+    def space(self, spec: "ModelSpec") -> "Space":
+        """The typed parameters the searcher may set, limited to what works on this model."""
+        from acf.space import Space
+
+        return Space()
+
+    def may_follow(self, previous: tuple[str, ...]) -> str | None:
+        """Why this method cannot come after `previous` steps (beyond the stage order), or None."""
+        return None
+
+    def estimate(self, spec: "ModelSpec", params: dict[str, Any]) -> Resources:
+        """Resources the step needs beyond holding the model; the pre-flight check adds the model copies."""
+        return Resources(peak_memory_bytes=0, seconds=1.0)
+
+    def apply(self, model: Any, params: dict[str, Any], ctx: "Context") -> Any:
+        """Compress `model` (a transformers causal LM) and return it; raise to fail the episode."""
+        raise NotImplementedError

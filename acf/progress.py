@@ -1,0 +1,85 @@
+"""Progress reporting: rich bars for a person, nothing with --quiet."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class Progress:
+    """The quiet reporter, and the interface: the coordinator and plugins call these."""
+
+    def start(self, total: int, done: int = 0, title: str = "") -> None: ...
+
+    def episode(self, number: int, description: str) -> None: ...
+
+    def phase(self, text: str) -> None: ...
+
+    def advance(self) -> None: ...
+
+    def log(self, text: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None) -> Iterator["_Task"]:
+        """A long step (conversion, calibration, evaluation) with its own bar and ETA."""
+        yield _Task(None, None)
+
+
+class _Task:
+    def __init__(self, progress, task_id):
+        self._progress, self._id = progress, task_id
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._id, n)
+
+
+class RichProgress(Progress):
+    def __init__(self):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        self.console = Console(stderr=True)
+        self._bar = Bar(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=False,
+        )
+        self._main = None
+        self._label = ""
+
+    def start(self, total: int, done: int = 0, title: str = "") -> None:
+        self._bar.start()
+        self._main = self._bar.add_task(title or "episodes", total=total, completed=done)
+
+    def episode(self, number: int, description: str) -> None:
+        self._label = f"episode {number}: {description}"
+        self.phase("starting")
+
+    def phase(self, text: str) -> None:
+        if self._main is not None:
+            self._bar.update(self._main, description=f"{self._label} [dim]{text}[/dim]" if self._label else text)
+
+    def advance(self) -> None:
+        if self._main is not None:
+            self._bar.advance(self._main)
+
+    def log(self, text: str) -> None:
+        self._bar.console.print(text)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+    @contextmanager
+    def task(self, description: str, total: int | None = None):
+        task_id = self._bar.add_task(f"  {description}", total=total)
+        started = not self._bar.live.is_started
+        if started:
+            self._bar.start()
+        try:
+            yield _Task(self._bar, task_id)
+        finally:
+            self._bar.remove_task(task_id)
+            if started:
+                self._bar.stop()

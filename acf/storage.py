@@ -1,0 +1,43 @@
+"""How each tensor would be stored: methods record it, the size evaluator reads it.
+
+acf evaluates quantized weights dequantized (simulated), so a tensor's in-memory dtype says nothing about
+its deployed size; a method that changes the representation records a `TensorFormat` for that tensor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+_ATTR = "_acf_tensor_formats"
+
+
+class TensorFormat(BaseModel):
+    """Bits per stored weight plus per-group overheads.
+
+    `scale_bits` and `zero_bits` are paid once per group of `group_size` weights (per output row when
+    `group_size` is None). `format` names the on-disk layout (e.g. `pack-quantized`).
+    """
+
+    bits: float
+    group_size: int | None = None
+    scale_bits: int = 16
+    zero_bits: int = 0
+    format: str = "pack-quantized"
+
+    def effective_bits(self, in_features: int) -> float:
+        group = self.group_size or in_features
+        return self.bits + (self.scale_bits + self.zero_bits) / group
+
+
+def set_tensor_format(model: Any, param_name: str, fmt: TensorFormat) -> None:
+    formats = getattr(model, _ATTR, None)
+    if formats is None:
+        formats = {}
+        setattr(model, _ATTR, formats)
+    formats[param_name] = fmt
+
+
+def tensor_formats(model: Any) -> dict[str, TensorFormat]:
+    return dict(getattr(model, _ATTR, None) or {})

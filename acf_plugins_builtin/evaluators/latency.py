@@ -1,0 +1,60 @@
+"""Latency: prefill time at a set prompt length and decode tokens/s with the KV cache, median of repeats."""
+
+from __future__ import annotations
+
+import time
+
+from acf import Evaluator, Measurement, Metric
+from acf.measure import median, percentile
+
+from .scoring import model_device
+
+
+def _sync(device) -> None:
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+class Latency(Evaluator):
+    name = "latency"
+    description = "prefill latency (ms) and decode throughput (tokens/s), batch 1, warm-up excluded"
+    metrics = (
+        Metric(name="latency_ms", direction="min", unit="ms", category="latency", description="median prefill time"),
+        Metric(name="latency_p95_ms", direction="min", unit="ms", category="latency", description="95th percentile prefill time"),
+        Metric(name="decode_tps", direction="max", unit="tokens/s", category="latency", description="median decode speed"),
+    )
+    option_defaults = {"prompt_len": 128, "new_tokens": 8, "repeats": 3, "warmup": 1}
+
+    def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
+        import torch
+
+        o = self.options
+        device = model_device(model)
+        vocab = model.get_input_embeddings().weight.shape[0]
+        gen = torch.Generator().manual_seed(ctx.seed)
+        prompt = torch.randint(0, vocab, (1, o["prompt_len"]), generator=gen).to(device)
+        prefill, decode = [], []
+        with torch.inference_mode():
+            for i in range(o["warmup"] + o["repeats"]):
+                _sync(device)
+                t0 = time.perf_counter()
+                out = model(input_ids=prompt, use_cache=True)
+                _sync(device)
+                t1 = time.perf_counter()
+                past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+                for _ in range(o["new_tokens"]):
+                    out = model(input_ids=token, past_key_values=past, use_cache=True)
+                    past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+                _sync(device)
+                t2 = time.perf_counter()
+                if i >= o["warmup"]:
+                    prefill.append((t1 - t0) * 1000)
+                    decode.append(o["new_tokens"] / (t2 - t1))
+        p95 = percentile(prefill, 0.95)
+        return {
+            "latency_ms": median(prefill, unit="ms", fidelity=fidelity),
+            "latency_p95_ms": Measurement(value=p95, low=min(prefill), high=max(prefill), n=len(prefill), unit="ms", fidelity=fidelity),
+            "decode_tps": median(decode, unit="tokens/s", fidelity=fidelity),
+        }

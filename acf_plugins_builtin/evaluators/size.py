@@ -1,0 +1,57 @@
+"""Deployed size, from how each tensor is stored (recorded by the methods), not from its in-memory dtype.
+
+Rules: a tensor a method quantized costs its bits plus per-group scales and zero points (`TensorFormat`);
+any other tensor costs its dtype's bytes, or — when it is sparse and a bitmask layout is smaller — one bit
+per element plus its non-zero values (compressed-tensors' `sparse-bitmask`). Quantized tensors get no
+sparse saving (their packed layout stores zeros). Tied tensors are counted once. 1 MB = 10^6 bytes.
+"""
+
+from __future__ import annotations
+
+from acf import Evaluator, Measurement, Metric
+from acf.storage import tensor_formats
+
+
+def tensor_bits(tensor, fmt=None) -> float:
+    numel = tensor.numel()
+    if fmt is not None:
+        rows = tensor.shape[0] if tensor.dim() > 1 else 1
+        in_features = tensor.shape[-1]
+        groups = rows * (in_features // (fmt.group_size or in_features))
+        return numel * fmt.bits + groups * (fmt.scale_bits + fmt.zero_bits)
+    dense = numel * tensor.element_size() * 8
+    if tensor.dim() < 2:
+        return dense
+    nonzero = int((tensor != 0).sum())
+    bitmask = numel + nonzero * tensor.element_size() * 8
+    return min(dense, bitmask)
+
+
+def model_size_bits(model) -> tuple[float, int]:
+    """Total stored bits and the number of parameters (tied parameters once)."""
+    formats = tensor_formats(model)
+    seen, bits, count = set(), 0.0, 0
+    for name, param in model.named_parameters(remove_duplicate=False):
+        key = param.data_ptr()
+        if key in seen:
+            continue
+        seen.add(key)
+        bits += tensor_bits(param.detach(), formats.get(name))
+        count += param.numel()
+    return bits, count
+
+
+class Size(Evaluator):
+    name = "size"
+    description = "deployed size in MB and effective bits per weight"
+    metrics = (
+        Metric(name="size_mb", direction="min", unit="MB", category="size", description="deployed weight size"),
+        Metric(name="bits_per_weight", direction="min", unit="bits", category="size", description="stored bits / parameters"),
+    )
+
+    def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
+        bits, count = model_size_bits(model)
+        return {
+            "size_mb": Measurement.exact(bits / 8 / 1e6, unit="MB", fidelity=fidelity),
+            "bits_per_weight": Measurement.exact(bits / max(count, 1), unit="bits", fidelity=fidelity),
+        }

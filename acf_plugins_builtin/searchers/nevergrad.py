@@ -1,0 +1,71 @@
+"""Nevergrad's NGOpt over the conditional strategy space, told every objective (multi-objective ask/tell)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+from acf import Choice, Float, Int, MissingBackendError, Searcher
+
+# A failed or skipped candidate scores beyond the reference point on every objective.
+FAILED_LOSS = 1.0
+
+
+def _parameter(ng, p):
+    if isinstance(p, Choice):
+        return ng.p.Choice(p.options)
+    if isinstance(p, Int):
+        scalar = ng.p.Log(lower=p.low, upper=p.high) if p.log else ng.p.Scalar(lower=p.low, upper=p.high)
+        return scalar.set_integer_casting()
+    if isinstance(p, Float):
+        return ng.p.Log(lower=p.low, upper=p.high) if p.log else ng.p.Scalar(lower=p.low, upper=p.high)
+    raise TypeError(f"unsupported parameter type {type(p).__name__}")
+
+
+class NevergradSearcher(Searcher):
+    name = "nevergrad"
+    description = "Nevergrad NGOpt, multi-objective (hypervolume) with constraint violations"
+    optimizer = "NGOpt"
+
+    def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
+        super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed)
+        try:
+            import nevergrad as ng
+        except ImportError:
+            raise MissingBackendError("nevergrad", "search", "the nevergrad searcher") from None
+        import numpy as np
+
+        parametrization = ng.p.Dict(**{p.name: _parameter(ng, p) for p in space.params})
+        parametrization.random_state = np.random.RandomState(seed)
+        self._ng = ng
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.opt = ng.optimizers.registry[self.optimizer](parametrization=parametrization, budget=max(budget, 1), num_workers=1)
+            if num_objectives > 1:
+                # Upper bounds of the normalised losses: the hypervolume reference point (gain 0).
+                self.opt.tell(ng.p.MultiobjectiveReference(), [0.0] * num_objectives)
+        self._asked: dict[str, Any] = {}
+
+    @staticmethod
+    def _key(point: dict[str, Any]) -> str:
+        return json.dumps(point, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+    def ask(self) -> dict[str, Any]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            candidate = self.opt.ask()
+        point = json.loads(self._key(self.space.active(candidate.value)))
+        self._asked[self._key(point)] = candidate
+        return point
+
+    def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:
+        candidate = self._asked.pop(self._key(point))
+        values = list(losses) if losses is not None else [FAILED_LOSS] * self.num_objectives
+        loss = values if self.num_objectives > 1 else values[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if violation > 0:
+                self.opt.tell(candidate, loss, constraint_violation=[violation])
+            else:
+                self.opt.tell(candidate, loss)

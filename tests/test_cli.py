@@ -1,0 +1,75 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def test_help_and_plugins_list_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "from acf.cli import main\n"
+        "for argv in (['acf', '--help'], ['acf', 'plugins', 'list', '--all']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as e:\n"
+        "        assert not e.code, e.code\n"
+        "heavy = [m for m in ('torch', 'transformers', 'nevergrad', 'numpy') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["compress", "no-such-alias", "-d", "gsm8k"], "is not a model alias, a folder or a Hub id"),
+    (["compress", "./missing/folder", "-d", "gsm8k"], "no model folder at ./missing/folder"),
+    (["compress", "{tiny}", "-d", "squad"], "unknown dataset 'squad'; available: gsm8k, perplexity"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-c", "size_mb=<3"], "cannot parse constraint"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-c", "speed>=3"], "unknown metric 'speed'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--searcher", "annealing"], "unknown searcher 'annealing'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--reward", "cheap"], "unknown reward preset 'cheap'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-m", "gptq9"], "unknown method 'gptq9'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-e", "energy9"], "unknown evaluator 'energy9'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-n", "0"], "--episodes must be at least 1"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--objective", "speed"], "unknown objective(s) speed"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--weight", "size_mb"], "--weight expects METRIC=NUMBER"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--eval-option", "limit=3"], "--eval-option expects EVALUATOR.OPTION=VALUE"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--eval-option", "gsm8k.shots=many"], "is not a valid int"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--eval-option", "gsm8k.colour=3"], "has no option(s) colour"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--data-path", "/no/such.jsonl"], "data file /no/such.jsonl does not exist"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--data-path", "{bad_schema}"], "missing question, answer"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--resume"], "--resume needs the --run-dir"),
+    (["resume", "{tmp}/no-run"], "nothing to resume"),
+    (["frontier", "show", "{tmp}/no-run"], "is not an acf run directory"),
+    (["spec", "{tmp}"], "has no config.json"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(args, message, acf_cli, acf_tiny_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run directory would be created under ./runs
+    bad_schema = tmp_path / "bad.jsonl"
+    bad_schema.write_text(json.dumps({"prompt": "x", "completion": "y"}) + "\n")
+    args = [a.format(tiny=acf_tiny_model, tmp=tmp_path, bad_schema=bad_schema) for a in args]
+    code, out, err = acf_cli(args)
+    assert code == 2, (out, err)
+    first = err.splitlines()[0]
+    assert first.startswith("Error: ") and message in first, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "runs").exists(), "no run directory is left behind"
+
+
+def test_debug_shows_the_traceback(acf_cli):
+    with pytest.raises(Exception, match="not a model alias"):
+        acf_cli(["compress", "no-such-alias", "-d", "gsm8k"], env={"ACF_DEBUG": "1"})
+
+
+def test_compress_cli_end_to_end_json(acf_cli, acf_tiny_model, gsm8k_file, tmp_path):
+    code, out, err = acf_cli(["compress", str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file),
+                              "--limit", "8", "-n", "3", "--searcher", "random", "--run-dir", str(tmp_path / "r"),
+                              "-q", "--json"])
+    assert code == 0, err
+    final = json.loads(out)
+    assert final["episodes"]["ok"] == 3 and final["recommended"]["id"].startswith("ep")
+    config = json.loads((tmp_path / "r" / "run_config.json").read_text())
+    assert config["searcher"] == "random" and config["evaluator_options"]["gsm8k"]["limit"] == 8
