@@ -53,9 +53,10 @@ def resolve_model(name: str) -> ResolvedModel:
 
     aliases = registry().all("model_alias")
     if name in aliases:
-        target = aliases[name].resolve()
-        resolved = _resolve_target(target, name)
+        alias = aliases[name]
+        resolved = _resolve_target(alias.resolve(), name)
         resolved.alias = name
+        resolved.hub_id = resolved.hub_id or alias.hub_id  # where the local copy came from
         return resolved
     return _resolve_target(name, name, aliases=sorted(aliases))
 

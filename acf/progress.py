@@ -66,7 +66,7 @@ class RichProgress(Progress):
             self._bar.advance(self._main)
 
     def log(self, text: str) -> None:
-        self._bar.console.print(text)
+        self._bar.console.print(text, soft_wrap=True, markup=False, highlight=False)
 
     def stop(self) -> None:
         self._bar.stop()

@@ -39,10 +39,12 @@ def print_frontier(result) -> None:
 
     frontier = result.frontier
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 140))  # piped output: do not wrap at 80 columns
     table = Table(title=f"Pareto frontier — {len(frontier.candidates)} candidate(s), hypervolume {frontier.hypervolume:.4f}")
     table.add_column("", no_wrap=True)
     table.add_column("id", no_wrap=True)
-    table.add_column("strategy")
+    table.add_column("strategy", min_width=28, overflow="fold")
     for m in frontier.objectives:
         arrow = "↑" if m.direction == "max" else "↓"
         table.add_column(f"{m.name} {arrow}", justify="right")

@@ -1,0 +1,128 @@
+import math
+
+import pytest
+
+from acf.context import Context
+from acf.errors import DatasetNotFoundError
+from acf.loading import load_model, load_tokenizer
+from acf.spec import infer_spec
+from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, final_answer
+from acf_plugins_builtin.evaluators.latency import Latency
+from acf_plugins_builtin.evaluators.memory import PeakMemory
+from acf_plugins_builtin.evaluators.perplexity import Perplexity
+from acf_plugins_builtin.evaluators.scoring import continuation_logprobs, rolling_nll
+
+
+@pytest.fixture(scope="module")
+def tiny(acf_tiny_model):
+    import json
+
+    spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny")
+    tok = load_tokenizer(acf_tiny_model)
+    return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("She makes 9 * 2 = $18 every day.\n#### 18", "18"),
+    ("#### 1,234", "1234"),
+    ("The answer is 3.50.", "3.5"),
+    ("so 7 apples, then 12.", "12"),
+    ("no number here", None),
+])
+def test_final_answer(text, expected):
+    assert final_answer(text) == expected
+
+
+def test_clean_solution_strips_calculator_annotations():
+    assert clean_solution("16 - 3 = <<16-3=13>>13 eggs") == "16 - 3 = 13 eggs"
+
+
+def test_packaged_gsm8k_is_the_real_test_split_and_calibration_is_held_out(tiny):
+    _, ctx = tiny
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    ev = GSM8K()
+    ev.prepare(ctx)
+    scored, held_out = ctx.cache["gsm8k:data"]
+    assert (len(scored), len(held_out)) == (1000, 319)
+    assert scored[0]["question"].startswith("Janet’s ducks lay 16 eggs per day")
+    calibration = ev.calibration_texts(ctx, 50)
+    assert len(calibration) == 50
+    scored_questions = {r["question"] for r in scored}
+    assert not any(text.split("\nAnswer:")[0].removeprefix("Question: ") in scored_questions for text in calibration)
+
+
+def test_gsm8k_loglik_matches_a_direct_computation(tiny, gsm8k_file):
+    import torch
+
+    model, ctx = tiny
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    ev = GSM8K(data_path=str(gsm8k_file), limit=5)
+    m = ev.evaluate(model, ctx, "loglik")["gsm8k_loglik"]
+    assert m.n == 5 and m.low < m.value < m.high
+    # one item by hand: log p(answer | question) from a single unbatched forward pass
+    item = ctx.cache["gsm8k:data"][0][0]
+    context = f"Question: {item['question']}\nAnswer:"
+    whole = ctx.tokenizer(context + " " + clean_solution(item["answer"]))["input_ids"]
+    n = len(whole) - len(ctx.tokenizer(context)["input_ids"])
+    with torch.no_grad():
+        logits = model(torch.tensor([whole])).logits[0, :-1].float()
+    lp = torch.log_softmax(logits, -1).gather(-1, torch.tensor(whole[1:]).unsqueeze(-1)).squeeze(-1)[-n:].sum()
+    (batched, count), = continuation_logprobs(model, ctx.tokenizer, [(context, " " + clean_solution(item["answer"]))])
+    assert count == n and batched == pytest.approx(float(lp), abs=1e-3)
+
+
+def test_batching_and_padding_do_not_change_scores(tiny):
+    model, ctx = tiny
+    pairs = [("Question: a b c\nAnswer:", " 12"), ("Q:", " the quick brown fox jumps"), ("x y", " z")]
+    together = continuation_logprobs(model, ctx.tokenizer, pairs)
+    alone = [continuation_logprobs(model, ctx.tokenizer, [p])[0] for p in pairs]
+    for (a, n), (b, m) in zip(together, alone):
+        assert n == m and a == pytest.approx(b, abs=1e-3)
+
+
+def test_gsm8k_generation_fidelity_scores_exact_match(tiny, gsm8k_file):
+    model, ctx = tiny
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    m = GSM8K(data_path=str(gsm8k_file), limit=3, shots=1, max_new_tokens=4).evaluate(model, ctx, "generate")["gsm8k_accuracy"]
+    assert m.n == 3 and 0 <= m.value <= 1 and m.low <= m.value <= m.high
+
+
+def test_wrong_schema_is_a_clear_error(tmp_path, tiny):
+    _, ctx = tiny
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "x"}\n')
+    with pytest.raises(DatasetNotFoundError, match="missing question, answer"):
+        GSM8K(data_path=str(bad)).prepare(Context(spec=ctx.spec))
+
+
+def test_perplexity_on_a_text_file(tiny, tmp_path):
+    model, ctx = tiny
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The quick brown fox jumps over the lazy dog.\n\nCompression keeps a model small.\n\nQuestion: 3 + 5?")
+    out = Perplexity(data_path=str(corpus)).evaluate(model, ctx, "full")
+    nll = rolling_nll(model, ctx.tokenizer, corpus.read_text().split("\n\n"))
+    expected = math.exp(sum(x for x, _ in nll) / sum(n for _, n in nll))
+    assert out["perplexity"].value == pytest.approx(expected)
+    assert out["perplexity"].n == 3 and out["perplexity"].low <= expected <= out["perplexity"].high
+    words = sum(len(t.split()) for t in corpus.read_text().split("\n\n"))
+    assert out["word_perplexity"].value == pytest.approx(math.exp(sum(x for x, _ in nll) / words))
+
+
+def test_perplexity_windows_cover_every_token_once(tiny):
+    model, ctx = tiny
+    text = " ".join(["the quick brown fox"] * 40)
+    n_tokens = len(ctx.tokenizer(text, add_special_tokens=False)["input_ids"])
+    (_, counted), = rolling_nll(model, ctx.tokenizer, [text], window=16)
+    assert counted == n_tokens  # with a BOS prepended, every text token is scored exactly once
+
+
+def test_latency_and_memory_measure_the_model(tiny):
+    model, ctx = tiny
+    lat = Latency(repeats=3, new_tokens=4, prompt_len=16).evaluate(model, ctx, "full")
+    assert lat["latency_ms"].n == 3 and lat["latency_ms"].value > 0
+    assert lat["latency_p95_ms"].value >= lat["latency_ms"].value
+    assert lat["decode_tps"].value > 0
+    mem = PeakMemory(prompt_len=16).evaluate(model, ctx, "full")["peak_memory_mb"]
+    weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
+    assert mem.value >= weights
