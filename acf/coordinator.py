@@ -292,6 +292,10 @@ class Run:
             results.update(measured)
         return results, False
 
+    def apply(self, strategy: Strategy) -> Any:
+        """A compressed copy of the base model: pre-flight, then every step in order."""
+        return self._apply(strategy)
+
     def _apply(self, strategy: Strategy) -> Any:
         self._preflight(strategy)
         model = copy.deepcopy(self.base_model)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 from acf.errors import ModelNotFoundError
 
@@ -164,7 +165,7 @@ def load_model(path: Path, *, device: str = "cpu", dtype: str = "auto", trust_re
     torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
     if dtype == "auto" and device == "cpu":
         torch_dtype = torch.float32  # half precision matmuls are slow or missing on many CPUs
-    with quiet_transformers():
+    with quiet_progress_bars():
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=torch_dtype, use_safetensors=True, trust_remote_code=trust_remote_code
         )
@@ -182,18 +183,21 @@ def load_tokenizer(path: Path, *, trust_remote_code: bool = False) -> Any:
     return tok
 
 
-class quiet_transformers:
-    """Hide transformers' own progress bars while acf shows its own."""
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """Hide the tqdm bars of transformers and backend libraries while acf shows its own progress."""
+    from functools import partialmethod
 
-    def __enter__(self):
-        from transformers.utils import logging as hf_logging
+    from tqdm import tqdm
+    from transformers.utils import logging as hf_logging
 
-        self._was_enabled = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()
-        return self
-
-    def __exit__(self, *exc):
-        from transformers.utils import logging as hf_logging
-
-        if self._was_enabled:
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    original = tqdm.__init__
+    tqdm.__init__ = partialmethod(original, disable=True)
+    try:
+        yield
+    finally:
+        tqdm.__init__ = original
+        if was_enabled:
             hf_logging.enable_progress_bar()

@@ -67,7 +67,7 @@ def find_smollm2_gguf() -> Path:
 def convert_gguf(gguf_file: Path, target: Path) -> None:
     """Dequantize a GGUF checkpoint to an fp32 safetensors folder (with its tokenizer), atomically."""
     from acf import MissingBackendError
-    from acf.loading import quiet_transformers
+    from acf.loading import quiet_progress_bars
 
     for package in ("gguf", "accelerate"):
         if importlib.util.find_spec(package) is None:
@@ -79,7 +79,7 @@ def convert_gguf(gguf_file: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        with quiet_transformers():
+        with quiet_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
             model = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
         # A GGUF-loaded model refuses save_pretrained while it still carries the GGUF quantizer.

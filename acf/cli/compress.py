@@ -13,6 +13,7 @@ from acf.cli.options import parse_eval_options, parse_weights
 def register(app: typer.Typer) -> None:
     app.command("compress")(compress)
     app.command("resume")(resume)
+    app.command("export")(export)
 
 
 def compress(
@@ -68,6 +69,20 @@ def resume(
     import acf.api as api
 
     _report(api.resume(run_dir, progress=not quiet), json_out)
+
+
+def export(
+    run_dir: Path = typer.Argument(..., help="a run directory"),
+    candidate: Optional[str] = typer.Option(None, "--candidate", help="episode id, e.g. ep003 (default: the recommended pick)"),
+    out: Path = typer.Option(..., "--out", help="folder to write the Hugging Face model to"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Write a candidate as a Hugging Face model folder (checked by reloading it)."""
+    from acf.api import _reporter
+    from acf.export import export_candidate
+
+    folder = export_candidate(run_dir, candidate, out, progress=_reporter(not quiet))
+    typer.echo(f"Exported to {folder} (reloaded with from_pretrained: same outputs)")
 
 
 def _report(result, json_out: bool) -> None:

@@ -1,12 +1,15 @@
-"""Built-in compression methods; each module holds one method, imported when the registry is built."""
+"""Built-in compression methods; each module holds one family, imported when the registry is built."""
 
 from acf import hookimpl
 
 
 @hookimpl
 def register_methods(register):
+    from .awq import AWQ
+    from .gptq import GPTQ
     from .magnitude import MagnitudePruning
     from .rtn import RoundToNearest
+    from .sparsegpt import SparseGPT, Wanda
 
-    register(RoundToNearest)
-    register(MagnitudePruning)
+    for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda):
+        register(method)

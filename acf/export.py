@@ -1,0 +1,129 @@
+"""Export a candidate as an ordinary Hugging Face model folder, checked by reloading it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from acf.errors import AcfError, RunStoreError
+from acf.progress import Progress
+
+
+class ExportError(AcfError):
+    """The exported folder did not reload with the same outputs: it is not a deliverable."""
+
+
+def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | Path, *,
+                     progress: Progress | None = None) -> Path:
+    """Rebuild `candidate_id` (default: the recommended pick) from the base model and save it to `out`.
+
+    The strategy is re-applied with the run's settings (same calibration data, same seed), saved with
+    `save_pretrained` (compressed-tensors for llm-compressor results), given a model card, and reloaded with
+    `AutoModelForCausalLM.from_pretrained` to check that it gives the same logits.
+    """
+    from acf.api import load_run
+    from acf.config import RunConfig
+    from acf.coordinator import Run
+    from acf.loading import quiet_progress_bars
+    from acf.strategy import validate_strategy
+
+    run_dir, out = Path(run_dir), Path(out)
+    result = load_run(run_dir)
+    candidate_id = candidate_id or result.frontier.recommended
+    candidate = next((c for c in result.candidates if c.id == candidate_id), None)
+    if candidate is None:
+        known = ", ".join(c.id for c in result.candidates if c.status == "ok") or "none"
+        raise RunStoreError(f"{run_dir} has no candidate {candidate_id!r}; finished candidates: {known}")
+    if candidate.status != "ok":
+        raise RunStoreError(f"candidate {candidate_id} {candidate.status} ({candidate.reason}); only ok candidates export")
+    if out.exists() and any(out.iterdir()):
+        raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
+    config = RunConfig.model_validate(result_config(run_dir))
+    run = Run(config, run_dir, resume=True, progress=progress)
+    run.prepare()
+    strategy = validate_strategy(candidate.strategy, run.methods, run.spec)
+    run.progress.phase(f"rebuilding {candidate_id}: {strategy.describe()}")
+    model = run.apply(strategy)
+    tokenizer = run.ctx.tokenizer
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        with quiet_progress_bars():
+            model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "README.md").write_text(model_card(config, candidate, run.spec.hub_id or config.model))
+        (staging / "acf_candidate.json").write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
+        check_reload(model, tokenizer, staging)
+        if out.exists():
+            out.rmdir()
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def result_config(run_dir: Path) -> dict[str, Any]:
+    from acf.store import read_json
+
+    return read_json(run_dir / "run_config.json")
+
+
+PROBES = ["Question: Tom has 3 apples and buys 5 more. How many apples does he have?\nAnswer:",
+          "The capital of France is"]
+
+
+def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3) -> None:
+    """Reload `folder` with transformers and compare its logits with `model`'s on probe prompts."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from acf.loading import quiet_progress_bars
+
+    try:
+        with quiet_progress_bars():
+            reloaded = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+    except Exception as exc:
+        raise ExportError(f"the exported folder does not reload in transformers: {type(exc).__name__}: {exc}") from None
+    device = next(model.parameters()).device
+    reloaded.to(device).eval()
+    worst = 0.0
+    with torch.inference_mode():
+        for text in PROBES:
+            ids = tokenizer(text, return_tensors="pt")["input_ids"].to(device)
+            a, b = model(input_ids=ids).logits.float(), reloaded(input_ids=ids).logits.float()
+            worst = max(worst, (a - b).abs().max().item())
+    if worst > atol:
+        raise ExportError(f"the exported folder reloads with different outputs (max logit difference {worst:.3g})")
+
+
+def model_card(config: Any, candidate: Any, base: str) -> str:
+    rows = "\n".join(
+        f"| {name} | {m.value:.6g} | [{m.low:.6g}, {m.high:.6g}] | {m.n} |"
+        for name, m in sorted(candidate.measurements.items())
+    )
+    steps = "\n".join(f"{i}. `{s.method}` {json.dumps(s.params)}" for i, s in enumerate(candidate.strategy.steps, 1))
+    return f"""---
+library_name: transformers
+base_model: {base}
+tags: [acf, compressed]
+---
+
+# {base} — compressed by acf ({candidate.id})
+
+Found by `acf compress {config.model} --dataset {config.dataset}` (searcher {config.searcher}, seed {config.seed}).
+
+## Strategy
+
+{steps}
+
+## Measured metrics (95% intervals, n samples)
+
+| metric | value | interval | n |
+|---|---|---|---|
+{rows}
+
+Reward {candidate.reward:+.4f}; constraints {"met" if candidate.feasible else "violated: " + ", ".join(candidate.violations)}.
+"""

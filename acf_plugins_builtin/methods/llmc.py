@@ -1,0 +1,114 @@
+"""Running llm-compressor's `oneshot` inside an episode, and recording what it stored."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from typing import Any
+
+from acf import MissingBackendError, Resources, TensorFormat, set_tensor_format
+from acf.loading import quiet_progress_bars
+
+from .calibration import calibration_dataset
+
+# Seconds per (parameter × calibration token) seen on 2 CPU cores (GPTQ W4 on SmolLM2, 64×512 tokens: ~140 s).
+CPU_SECONDS_PER_PARAM_TOKEN = 3.2e-11
+
+
+def require_llmcompressor(purpose: str) -> None:
+    if importlib.util.find_spec("llmcompressor") is None:
+        raise MissingBackendError("llmcompressor", "llmcompressor", purpose)
+
+
+def llmcompressor_missing() -> str | None:
+    """Why llm-compressor methods cannot run here (for `Method.applies_to`), or None."""
+    if importlib.util.find_spec("llmcompressor") is None:
+        return "llmcompressor is not installed: pip install 'acf[llmcompressor]'"
+    return None
+
+
+def _quiet_llmcompressor() -> None:
+    """llm-compressor logs every layer to stdout (which would corrupt `--json` output); acf reports progress itself.
+
+    Set LLM_COMPRESSOR_LOG_DISABLED=false to see its logs.
+    """
+    import os
+
+    os.environ.setdefault("LLM_COMPRESSOR_LOG_DISABLED", "true")
+    if os.environ["LLM_COMPRESSOR_LOG_DISABLED"].lower() == "true":
+        from loguru import logger
+
+        logger.disable("llmcompressor")
+        logger.disable("compressed_tensors")
+
+
+@contextlib.contextmanager
+def _no_pinned_memory_without_accelerator():
+    """llm-compressor's AWQ pins cached activations, which needs an accelerator; skip pinning when there is none."""
+    import torch
+
+    if torch.cuda.is_available():
+        yield
+        return
+    from llmcompressor.pipelines.cache import IntermediatesCache
+
+    original = IntermediatesCache.__dict__["_pin_intermediate"]
+    IntermediatesCache._pin_intermediate = classmethod(lambda cls, intermediate: None)
+    try:
+        yield
+    finally:
+        IntermediatesCache._pin_intermediate = original
+
+
+def run_oneshot(model: Any, ctx: Any, recipe: Any, *, samples: int, seq_len: int, pin_workaround: bool = False) -> Any:
+    """Apply an llm-compressor recipe to `model` in place, calibrated on the task's held-out texts."""
+    from llmcompressor import oneshot
+
+    dataset = calibration_dataset(ctx, samples, seq_len)
+    if not getattr(model.config, "name_or_path", None):
+        model.config.name_or_path = ctx.spec.path or ctx.spec.source  # oneshot needs a name for the model
+    workaround = _no_pinned_memory_without_accelerator() if pin_workaround else contextlib.nullcontext()
+    _quiet_llmcompressor()
+    with quiet_progress_bars(), workaround:
+        oneshot(model=model, dataset=dataset, recipe=recipe, num_calibration_samples=len(dataset),
+                max_seq_length=seq_len, shuffle_calibration_samples=False)
+    record_quantized_formats(model)
+    return model
+
+
+def record_quantized_formats(model: Any) -> None:
+    """Record each quantized Linear's stored format from the compressed-tensors scheme attached to it."""
+    for name, module in model.named_modules():
+        scheme = getattr(module, "quantization_scheme", None)
+        weights = getattr(scheme, "weights", None) if scheme is not None else None
+        if weights is None:
+            continue
+        group = weights.group_size if str(getattr(weights.strategy, "value", weights.strategy)) == "group" else None
+        set_tensor_format(model, f"{name}.weight", TensorFormat(
+            bits=weights.num_bits, group_size=group, scale_bits=16, zero_bits=0 if weights.symmetric else 8,
+            format="pack-quantized",
+        ))
+
+
+def weight_scheme(bits: int, group_size: int, symmetric: bool, actorder: str | None = None):
+    """A compressed-tensors weight-only scheme (W{bits}A16) for every Linear."""
+    from compressed_tensors.quantization import QuantizationArgs, QuantizationScheme
+
+    args = dict(num_bits=bits, type="int", symmetric=symmetric)
+    if group_size == -1:
+        args.update(strategy="channel")
+    else:
+        args.update(strategy="group", group_size=group_size)
+    if actorder and actorder != "none":
+        args.update(actorder=actorder)
+    return {"group_0": QuantizationScheme(targets=["Linear"], weights=QuantizationArgs(**args))}
+
+
+def calibration_estimate(spec: Any, params: dict[str, Any]) -> Resources:
+    """Memory for one decoder layer's calibration activations and Hessians, and rough CPU seconds."""
+    samples, seq = params.get("samples", 64), params.get("seq_len", 512)
+    widest = max(spec.hidden_size, spec.intermediate_size)
+    activations = 4 * samples * seq * widest * 3
+    hessians = 4 * widest * widest * 7
+    seconds = spec.num_parameters * samples * seq * CPU_SECONDS_PER_PARAM_TOKEN
+    return Resources(peak_memory_bytes=activations + hessians, seconds=seconds)
