@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from acf.context import Context
     from acf.space import Space
     from acf.spec import ModelSpec
@@ -82,3 +84,10 @@ class Method:
     def apply(self, model: Any, params: dict[str, Any], ctx: "Context") -> Any:
         """Compress `model` (a transformers causal LM) and return it; raise to fail the episode."""
         raise NotImplementedError
+
+    def save(self, model: Any, folder: "Path", ctx: "Context") -> bool:
+        """Write `model` as a Hugging Face folder when `save_pretrained` alone would not do; return True if done.
+
+        `acf export` asks the strategy's steps, last first; when none handles it, `save_pretrained` runs.
+        """
+        return False

@@ -22,9 +22,11 @@ class TensorFormat(BaseModel):
 
     bits: float
     group_size: int | None = None
-    scale_bits: int = 16
-    zero_bits: int = 0
+    scale_bits: float = 16
+    zero_bits: float = 0
     format: str = "pack-quantized"
+    # The logical [out, in] shape, when the stored tensor is packed into another shape (bitsandbytes).
+    shape: tuple[int, int] | None = None
 
     def effective_bits(self, in_features: int) -> float:
         group = self.group_size or in_features

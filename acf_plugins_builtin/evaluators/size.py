@@ -15,8 +15,8 @@ from acf.storage import tensor_formats
 def tensor_bits(tensor, fmt=None) -> float:
     numel = tensor.numel()
     if fmt is not None:
-        rows = tensor.shape[0] if tensor.dim() > 1 else 1
-        in_features = tensor.shape[-1]
+        rows, in_features = fmt.shape or ((tensor.shape[0] if tensor.dim() > 1 else 1), tensor.shape[-1])
+        numel = rows * in_features
         groups = rows * (in_features // (fmt.group_size or in_features))
         return numel * fmt.bits + groups * (fmt.scale_bits + fmt.zero_bits)
     dense = numel * tensor.element_size() * 8

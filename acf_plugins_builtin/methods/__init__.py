@@ -6,10 +6,11 @@ from acf import hookimpl
 @hookimpl
 def register_methods(register):
     from .awq import AWQ
+    from .bnb import FourBit, Int8
     from .gptq import GPTQ
     from .magnitude import MagnitudePruning
     from .rtn import RoundToNearest
     from .sparsegpt import SparseGPT, Wanda
 
-    for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda):
+    for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit):
         register(method)
