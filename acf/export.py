@@ -51,6 +51,9 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
+        # llm-compressor's save re-reads the config at `_name_or_path`; point it at the folder being written,
+        # whose config is the compressed model's own (layers dropped, channels removed), not the base model's.
+        model.config._name_or_path = str(staging)
         with quiet_progress_bars():
             if not any(run.methods[s.method].save(model, staging, run.ctx) for s in reversed(strategy.steps)):
                 model.save_pretrained(staging)

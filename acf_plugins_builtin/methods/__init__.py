@@ -8,9 +8,12 @@ def register_methods(register):
     from .awq import AWQ
     from .bnb import FourBit, Int8
     from .gptq import GPTQ
+    from .layer_drop import LayerDrop
     from .magnitude import MagnitudePruning
     from .rtn import RoundToNearest
     from .sparsegpt import SparseGPT, Wanda
+    from .structured import StructuredPruning
 
-    for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit):
+    for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit,
+                   StructuredPruning, LayerDrop):
         register(method)

@@ -1,0 +1,124 @@
+"""Structured pruning of MLP channels and whole attention KV groups, with torch-pruning's layer surgery.
+
+Channels are ranked by weight magnitude (‖gate row‖·‖up row‖·‖down column‖); every decoder layer loses the
+same number, so the result is an ordinary, smaller model whose config says so. Kept widths stay a
+multiple of the model's largest valid quantization group up to 128, so a quantization step may follow. Heads go a
+whole KV group at a time (a key/value head and the query heads sharing it), which keeps GQA consistent.
+torch-pruning's automatic grouping is not used: on Llama its attention-head grouping hung for minutes.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from acf import Choice, Float, MissingBackendError, Method, Resources, Space, Stage
+
+
+def _missing() -> str | None:
+    if importlib.util.find_spec("torch_pruning") is None:
+        return "torch-pruning is not installed: pip install 'acf[pruning]'"
+    return None
+
+
+def _decoder_layers(model: Any):
+    layers = getattr(getattr(model, "model", None), "layers", None)
+    if layers is None:
+        raise TypeError(f"{type(model).__name__} has no model.layers: structured pruning supports Llama-style decoders")
+    return layers
+
+
+def width_multiple(spec) -> int:
+    """Pruned widths stay multiples of this: the largest valid quantization group up to 128 (the usual maximum)."""
+    return max([g for g in spec.valid_group_sizes if 0 < g <= 128] or [1])
+
+
+def kept_channels(total: int, ratio: float, multiple: int) -> int:
+    keep = int(round(total * (1 - ratio) / multiple)) * multiple
+    return max(multiple, min(total, keep))
+
+
+class StructuredPruning(Method):
+    name = "structured"
+    description = "remove MLP channels and attention KV groups (a smaller dense model), via torch-pruning"
+    stage = Stage.PRUNE
+    effect = "shrink"
+
+    def applies_to(self, spec):
+        if spec.num_experts > 1:
+            return "mixture-of-experts MLPs are not supported"
+        if not spec.gated_mlp:
+            return "needs a gated (Llama-style) MLP"
+        return _missing()
+
+    def space(self, spec) -> Space:
+        params = [Float(name="mlp_ratio", low=0.0, high=0.5, default=0.25, help="fraction of MLP channels removed")]
+        removable = self.removable_kv_groups(spec)
+        if len(removable) > 1:
+            params.append(Choice(name="kv_groups", options=removable, default=0,
+                                 help="KV groups (a key/value head and its query heads) removed per layer"))
+        return Space(params=params)
+
+    @staticmethod
+    def removable_kv_groups(spec) -> list[int]:
+        """Counts of KV groups whose removal leaves the attention output width a multiple of every group size."""
+        multiple = width_multiple(spec)
+        per_group = spec.num_attention_heads // spec.num_key_value_heads * spec.head_dim
+        return [g for g in range(spec.num_key_value_heads) if ((spec.num_key_value_heads - g) * per_group) % multiple == 0]
+
+    def estimate(self, spec, params) -> Resources:
+        return Resources(peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size * 3, seconds=2.0)
+
+    def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
+        if _missing():
+            raise MissingBackendError("torch-pruning", "pruning", "the structured method")
+        import torch
+
+        multiple = width_multiple(ctx.spec)
+        with torch.no_grad():
+            for layer in _decoder_layers(model):
+                self._prune_mlp(layer.mlp, params["mlp_ratio"], multiple)
+                if params.get("kv_groups"):
+                    self._prune_kv_groups(layer.self_attn, params["kv_groups"], model.config)
+        mlp = _decoder_layers(model)[0].mlp
+        model.config.intermediate_size = mlp.down_proj.in_features
+        if params.get("kv_groups"):
+            attn = _decoder_layers(model)[0].self_attn
+            model.config.num_key_value_heads = attn.k_proj.out_features // attn.head_dim
+            model.config.num_attention_heads = attn.q_proj.out_features // attn.head_dim
+            model.config.head_dim = attn.head_dim
+        return model
+
+    @staticmethod
+    def _prune_mlp(mlp, ratio: float, multiple: int) -> None:
+        import torch_pruning as tp
+
+        total = mlp.down_proj.in_features
+        keep = kept_channels(total, ratio, multiple)
+        if keep == total:
+            return
+        score = mlp.gate_proj.weight.norm(dim=1) * mlp.up_proj.weight.norm(dim=1) * mlp.down_proj.weight.norm(dim=0)
+        drop = sorted(score.argsort()[: total - keep].tolist())
+        tp.prune_linear_out_channels(mlp.gate_proj, drop)
+        tp.prune_linear_out_channels(mlp.up_proj, drop)
+        tp.prune_linear_in_channels(mlp.down_proj, drop)
+
+    @staticmethod
+    def _prune_kv_groups(attn, groups: int, config) -> None:
+        import torch_pruning as tp
+
+        d = attn.head_dim
+        kv = attn.k_proj.out_features // d
+        per_group = attn.q_proj.out_features // d // kv
+        # a group's importance: the norms of its key, value, query and output weights
+        score = [sum(w.norm().item() for w in (
+            attn.k_proj.weight[g * d:(g + 1) * d], attn.v_proj.weight[g * d:(g + 1) * d],
+            attn.q_proj.weight[g * per_group * d:(g + 1) * per_group * d],
+            attn.o_proj.weight[:, g * per_group * d:(g + 1) * per_group * d])) for g in range(kv)]
+        drop_groups = sorted(sorted(range(kv), key=lambda g: score[g])[:groups])
+        kv_idx = [i for g in drop_groups for i in range(g * d, (g + 1) * d)]
+        q_idx = [i for g in drop_groups for i in range(g * per_group * d, (g + 1) * per_group * d)]
+        tp.prune_linear_out_channels(attn.k_proj, kv_idx)
+        tp.prune_linear_out_channels(attn.v_proj, kv_idx)
+        tp.prune_linear_out_channels(attn.q_proj, q_idx)
+        tp.prune_linear_in_channels(attn.o_proj, q_idx)
