@@ -55,13 +55,13 @@ def check_order(pipeline: tuple[str, ...], methods: dict[str, "Method"]) -> str 
         if name in seen:
             return f"{name} appears twice"
         seen.add(name)
-        if i == 0:
-            continue
-        prev, cur = methods[pipeline[i - 1]], methods[name]
-        if cur.stage < prev.stage:
-            return f"{name} ({cur.stage.name.lower()}) cannot follow {prev.name} ({prev.stage.name.lower()})"
-        if cur.stage == prev.stage and (cur.exclusive_stage or prev.exclusive_stage):
-            return f"{name} and {prev.name} are both {cur.stage.name.lower()} steps; use one"
+        cur = methods[name]
+        if i > 0:
+            prev = methods[pipeline[i - 1]]
+            if cur.stage < prev.stage:
+                return f"{name} ({cur.stage.name.lower()}) cannot follow {prev.name} ({prev.stage.name.lower()})"
+            if cur.stage == prev.stage and (cur.exclusive_stage or prev.exclusive_stage):
+                return f"{name} and {prev.name} are both {cur.stage.name.lower()} steps; use one"
         reason = cur.may_follow(pipeline[:i])
         if reason:
             return reason

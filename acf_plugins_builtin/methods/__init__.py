@@ -7,13 +7,15 @@ from acf import hookimpl
 def register_methods(register):
     from .awq import AWQ
     from .bnb import FourBit, Int8
+    from .distill import Distill, ProgressiveDistill
     from .gptq import GPTQ
     from .layer_drop import LayerDrop
+    from .lora import LoRA, QLoRA
     from .magnitude import MagnitudePruning
     from .rtn import RoundToNearest
     from .sparsegpt import SparseGPT, Wanda
     from .structured import StructuredPruning
 
     for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit,
-                   StructuredPruning, LayerDrop):
+                   StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA):
         register(method)
