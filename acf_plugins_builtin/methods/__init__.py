@@ -5,6 +5,7 @@ from acf import hookimpl
 
 @hookimpl
 def register_methods(register):
+    from .autoround import AutoRoundMethod
     from .awq import AWQ
     from .bnb import FourBit, Int8
     from .distill import Distill, ProgressiveDistill
@@ -17,5 +18,5 @@ def register_methods(register):
     from .structured import StructuredPruning
 
     for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit,
-                   StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA):
+                   AutoRoundMethod, StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA):
         register(method)

@@ -25,3 +25,22 @@ def calibration_dataset(ctx: Any, samples: int, seq_len: int):
 
     ids = calibration_ids(ctx, samples, seq_len)
     return Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids]})
+
+
+def calibration_chunks(ctx: Any, samples: int, seq_len: int) -> list[list[int]]:
+    """The calibration texts joined (EOS between them) and cut into up to `samples` chunks of exactly `seq_len`
+    tokens — for backends that need equal-length samples (AutoRound)."""
+    key = f"calibration-chunks:{samples}:{seq_len}"
+    if key not in ctx.cache:
+        tok = ctx.tokenizer
+        sep = [tok.eos_token_id] if tok.eos_token_id is not None else []
+        stream: list[int] = []
+        for text in ctx.calibration_texts(max(samples * 4, 64)):
+            stream += tok(text, add_special_tokens=False)["input_ids"] + sep
+        chunks = [stream[i:i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)][:samples]
+        if not chunks:
+            from acf import DatasetNotFoundError
+
+            raise DatasetNotFoundError(f"not enough calibration text for one chunk of {seq_len} tokens")
+        ctx.cache[key] = chunks
+    return ctx.cache[key]

@@ -1,0 +1,39 @@
+"""AutoRound on a tiny Llama: quantized grid, recorded format, and a compressed-tensors export that reloads."""
+
+import copy
+import json
+
+import pytest
+import torch
+
+from acf.context import Context
+from acf.export import check_reload
+from acf.loading import load_model, load_tokenizer
+from acf.spec import infer_spec
+from acf.storage import tensor_formats
+from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+from acf_plugins_builtin.methods.autoround import AutoRoundMethod
+from acf_plugins_builtin.methods.calibration import calibration_chunks
+
+pytest.importorskip("auto_round", reason="the autoround extra is part of acf[dev]")
+
+
+def test_autoround_quantizes_exports_and_reloads(acf_tiny_model, gsm8k_file, tmp_path):
+    spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny", path=str(acf_tiny_model))
+    tok = load_tokenizer(acf_tiny_model)
+    task = GSM8K(data_path=str(gsm8k_file))
+    ctx = Context(spec=spec, load_tokenizer=lambda: tok)
+    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
+    assert all(len(c) == 64 for c in calibration_chunks(ctx, 8, 64))
+    base = load_model(acf_tiny_model)
+    model = AutoRoundMethod().apply(copy.deepcopy(base), {"bits": 4, "group_size": 32, "symmetric": True,
+                                                           "iters": 5, "samples": 8, "seq_len": 64}, ctx)
+    down = model.model.layers[0].mlp.down_proj.weight.detach()
+    assert max(len(torch.unique(g)) for g in down.reshape(-1, 32)) <= 16
+    fmt = tensor_formats(model)["model.layers.0.mlp.down_proj.weight"]
+    assert (fmt.bits, fmt.group_size, fmt.zero_bits) == (4, 32, 0)
+    assert AutoRoundMethod().save(model, tmp_path, ctx)
+    tok.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["quantization_config"]["quant_method"] == "compressed-tensors"
+    check_reload(model, tok, tmp_path)  # raises if from_pretrained gives other outputs
