@@ -21,6 +21,8 @@ class RunConfig(BaseModel):
     max_steps: int = 2
     evaluators: list[str] = Field(default_factory=list, description="empty: the task, size, latency and memory")
     evaluator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    episode_budget_s: float | None = Field(
+        None, description="most estimated seconds of compression work per episode; None: 30 on CPU, 900 on GPU")
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False

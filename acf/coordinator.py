@@ -31,6 +31,11 @@ from acf.strategy import Strategy, validate_strategy
 CACHE_VERSION = 1
 # Headroom the pre-flight check keeps free, as a fraction of what the OS reports available.
 MEMORY_HEADROOM = 0.9
+# Default per-episode budget of estimated compression seconds, and how much faster a GPU runs the estimates.
+DEFAULT_EPISODE_BUDGET_S = {"cpu": 30.0, "cuda": 900.0}
+GPU_SPEEDUP = 20.0
+# How many over-budget proposals the searcher may make in a row before an episode is skipped.
+MAX_REDRAWS = 50
 
 
 class Skipped(Exception):
@@ -71,6 +76,8 @@ class Run:
         if self.spec.trust_remote_code_required and not cfg.trust_remote_code:
             raise AcfError(f"{cfg.model} needs trust_remote_code to load (its config maps to custom code)",
                            hint="pass --trust-remote-code if you trust that code")
+        self.device = pick_device(cfg.device)
+        self.budget_s = cfg.episode_budget_s or DEFAULT_EPISODE_BUDGET_S["cuda" if self.device.startswith("cuda") else "cpu"]
         self.methods = self._methods(reg)
         self.spec.applicable_methods = sorted(self.methods)
         self.evaluators = self._evaluators(reg)
@@ -92,7 +99,6 @@ class Run:
         self.weights = {**preset.weights(self.objectives), **cfg.weights}
         pipelines = enumerate_pipelines(self.methods, cfg.max_steps)
         self.space = strategy_space(self.methods, self.spec, pipelines)
-        self.device = pick_device(cfg.device)
         self._check_memory_for_base()
         self.ctx = Context(
             spec=self.spec, device=self.device, seed=cfg.seed, progress=self.progress,
@@ -134,6 +140,11 @@ class Run:
         for name in wanted:
             method = reg.get("method", name)()
             why_not = method.applies_to(self.spec)
+            if not why_not:
+                fastest = min(self._seconds(method, point) for point in method.space(self.spec).grid(2) or [{}])
+                if fastest > self.budget_s:
+                    why_not = (f"its fastest setting needs about {fastest:.0f} s per episode here, over the "
+                               f"{self.budget_s:.0f} s episode budget (raise --episode-budget)")
             if why_not and self.config.methods:
                 raise AcfError(f"method {name} does not apply to {self.config.model}: {why_not}")
             if not why_not:
@@ -141,6 +152,17 @@ class Run:
         if not methods:
             raise AcfError(f"no compression method applies to {self.config.model}")
         return methods
+
+    def _seconds(self, method, params: dict[str, Any]) -> float:
+        seconds = method.estimate(self.spec, params).seconds
+        return seconds / GPU_SPEEDUP if self.device.startswith("cuda") else seconds
+
+    def over_budget(self, strategy: Strategy) -> str | None:
+        """Why a strategy's estimated compression time exceeds the episode budget, or None."""
+        total = sum(self._seconds(self.methods[s.method], s.params) for s in strategy.steps)
+        if total > self.budget_s:
+            return f"estimated {total:.0f} s of compression, over the {self.budget_s:.0f} s episode budget"
+        return None
 
     def _evaluators(self, reg) -> list[Any]:
         names = [self.task.name, *(self.config.evaluators or DEFAULT_COST_EVALUATORS)]
@@ -199,7 +221,7 @@ class Run:
             searcher = self.searcher_cls(self.space, num_objectives=len(self.objectives), budget=cfg.episodes, seed=cfg.seed)
             self._replay(searcher)
             for episode in range(len(self.candidates) + 1, cfg.episodes + 1):
-                point = searcher.ask()
+                point = self._propose(searcher)
                 candidate = self._episode(episode, point)
                 violation = sum(candidate.violations.values())
                 searcher.tell(point, candidate.losses, violation)
@@ -214,7 +236,7 @@ class Run:
         """Rebuild the searcher's state from finished episodes: same asks, same tells, no model work."""
         for result in self.store.finished_episodes():
             candidate = Candidate.model_validate(result)
-            point = searcher.ask()
+            point = self._propose(searcher)
             if _normal(point) != _normal(candidate.point):
                 raise RunStoreError(
                     f"cannot resume {self.store.dir}: the searcher no longer proposes episode {candidate.episode}'s "
@@ -223,6 +245,21 @@ class Run:
             searcher.tell(point, candidate.losses, sum(candidate.violations.values()))
             self.candidates.append(candidate)
             self.progress.advance()
+
+    def _propose(self, searcher) -> dict[str, Any]:
+        """The searcher's next point within the episode budget: over-budget proposals are told back as failures
+        without costing an episode (deterministic, so a resumed run replays them identically)."""
+        point = searcher.ask()
+        for _ in range(MAX_REDRAWS):
+            try:
+                strategy = validate_strategy(point_to_strategy(_normal(point)), self.methods, self.spec)
+            except StrategyError:
+                return point  # recorded as a skipped episode
+            if self.over_budget(strategy) is None:
+                return point
+            searcher.tell(point, None, 0.0)
+            point = searcher.ask()
+        return point
 
     def _episode(self, number: int, point: dict[str, Any]) -> Candidate:
         point = _normal(point)
@@ -311,6 +348,9 @@ class Run:
         need, free = copy_bytes + step_peak, free_memory_bytes(self.device)
         if need > free * MEMORY_HEADROOM:
             raise Skipped(f"pre-flight: needs about {need / 2**30:.2f} GiB on {self.device}, {free / 2**30:.2f} GiB free")
+        over = self.over_budget(strategy)
+        if over:
+            raise Skipped(f"pre-flight: {over}")
         free_disk = free_disk_bytes(self.store.dir)
         if disk > free_disk:
             raise Skipped(f"pre-flight: needs about {disk / 2**30:.2f} GiB of disk, {free_disk / 2**30:.2f} GiB free")

@@ -26,7 +26,8 @@ class Stage(IntEnum):
 
 
 class Resources(BaseModel):
-    """What a step is expected to need: peak memory on its device, disk, and rough seconds."""
+    """What a step is expected to need: peak memory on its device, disk, and rough seconds on 2 CPU cores
+    (the pre-flight check divides by `GPU_SPEEDUP` on a GPU)."""
 
     peak_memory_bytes: int = 0
     disk_bytes: int = 0

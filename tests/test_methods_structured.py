@@ -37,7 +37,7 @@ def n_params(model):
 def test_structured_removes_the_requested_channels_and_groups(wide):
     _, base, ctx = wide
     assert StructuredPruning().space(ctx.spec).get("kv_groups").options == [0, 1]
-    model = StructuredPruning().apply(copy.deepcopy(base), {"mlp_ratio": 0.25, "kv_groups": 1}, ctx)
+    model = StructuredPruning().apply(copy.deepcopy(base), {"mlp_ratio": 0.25, "kv_groups": 1, "samples": 8}, ctx)
     mlp, attn = model.model.layers[0].mlp, model.model.layers[0].self_attn
     # 384 × 0.75 = 288 channels, rounded to a multiple of 128
     assert (mlp.gate_proj.out_features, mlp.up_proj.out_features, mlp.down_proj.in_features) == (256, 256, 256)
@@ -56,7 +56,7 @@ def test_structured_keeps_the_strongest_channels(wide):
     with torch.no_grad():
         model.model.layers[0].mlp.down_proj.weight[:, 128:256] *= 100  # make channels 128..255 dominant
     dominant = model.model.layers[0].mlp.down_proj.weight[:, 128:256].clone()
-    pruned = StructuredPruning().apply(model, {"mlp_ratio": 0.6, "kv_groups": 0}, ctx)
+    pruned = StructuredPruning().apply(model, {"mlp_ratio": 0.6, "kv_groups": 0, "samples": 8}, ctx)
     assert torch.equal(pruned.model.layers[0].mlp.down_proj.weight, dominant)
 
 

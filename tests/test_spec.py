@@ -82,4 +82,4 @@ def test_spec_cli_reads_only_config(tmp_path, acf_cli):
     assert code == 0, err
     data = json.loads(out)
     assert data["num_parameters"] == 8_030_261_248
-    assert data["applicable_methods"] == ["magnitude", "rtn"]
+    assert {"rtn", "magnitude", "gptq", "awq", "sparsegpt", "wanda", "nf4", "structured", "lora"} <= set(data["applicable_methods"])

@@ -55,7 +55,7 @@ class GSM8K(Evaluator):
         Metric(name="gsm8k_accuracy", direction="max", category="accuracy",
                description="exact match of the final number, 8-shot chain of thought, greedy"),
     )
-    option_defaults = {"limit": 64, "shots": 8, "max_new_tokens": 256, "data_path": None}
+    option_defaults = {"limit": 48, "shots": 8, "max_new_tokens": 256, "data_path": None}
 
     def metrics_for(self, fidelity: str):
         return tuple(m for m in self.metrics if m.name == self.primary_metric(fidelity))

@@ -27,6 +27,18 @@ def _missing() -> str | None:
     return None
 
 
+def unchanged(model: Any, ctx) -> bool:
+    """True when `model` still equals the run's uncompressed model (the teacher), tensor for tensor."""
+    import torch
+
+    try:
+        teacher = ctx.teacher
+    except RuntimeError:
+        return False
+    mine, theirs = model.state_dict(), teacher.state_dict()
+    return mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)
+
+
 def keep_standard_4bit_layout(model: Any) -> None:
     """Stop bitsandbytes from repacking 4-bit weights for AVX512-BF16 CPU kernels (see the module docstring)."""
     from bitsandbytes.nn import Linear4bit
@@ -64,16 +76,20 @@ class _BitsAndBytes(Method):
         from acf.loading import quiet_progress_bars
 
         shapes = {name: (m.out_features, m.in_features) for name, m in compressible_linears(model)}
-        folder = Path(tempfile.mkdtemp(prefix=f"acf-{self.name}-"))
+        device = next(model.parameters()).device
+        # An unchanged model loads straight from its folder; a changed one is written to scratch space first.
+        pristine = ctx.spec.path and unchanged(model, ctx)
+        folder = Path(ctx.spec.path) if pristine else Path(tempfile.mkdtemp(prefix=f"acf-{self.name}-"))
         with quiet_progress_bars():
-            model.save_pretrained(folder, safe_serialization=True)
-            device = next(model.parameters()).device
+            if not pristine:
+                model.save_pretrained(folder, safe_serialization=True)
             quantized = AutoModelForCausalLM.from_pretrained(
                 folder, quantization_config=self.config(params), dtype=torch.float32,
                 device_map={"": device.index if device.type == "cuda" else "cpu"},
             )
         quantized.eval()
-        shutil.rmtree(folder, ignore_errors=True)
+        if not pristine:
+            shutil.rmtree(folder, ignore_errors=True)
         keep_standard_4bit_layout(quantized)
         fmt = self.formats(params)
         for name, shape in shapes.items():

@@ -6,7 +6,7 @@ from acf import Choice, Float, Method, Space, Stage
 
 from .llmc import calibration_estimate, llmcompressor_missing, require_llmcompressor, run_oneshot, weight_scheme
 
-CALIBRATION = [Choice(name="samples", options=[32, 64, 128], default=64, help="calibration texts"),
+CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, help="calibration texts"),
                Choice(name="seq_len", options=[256, 512], default=512, help="tokens per calibration text")]
 
 

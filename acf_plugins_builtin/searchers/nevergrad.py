@@ -15,6 +15,8 @@ FAILED_LOSS = 1.0
 def _parameter(ng, p):
     if isinstance(p, Choice):
         return ng.p.Choice(p.options)
+    if p.low == p.high:  # a one-value range (e.g. layers to drop from a 2-layer model)
+        return ng.p.Choice([p.low])
     if isinstance(p, Int):
         scalar = ng.p.Log(lower=p.low, upper=p.high) if p.log else ng.p.Scalar(lower=p.low, upper=p.high)
         return scalar.set_integer_casting()

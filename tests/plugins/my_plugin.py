@@ -45,6 +45,22 @@ class Scale(Method):
         return model
 
 
+class Costly(Method):
+    """Its estimated time grows with `effort`: exercises the episode budget."""
+
+    name = "costly"
+    stage = Stage.PRUNE
+
+    def space(self, spec):
+        return Space(params=[Float(name="effort", low=0.0, high=1.0)])
+
+    def estimate(self, spec, params):
+        return Resources(seconds=1.0 + 100.0 * params.get("effort", 0.0))
+
+    def apply(self, model, params, ctx):
+        return model
+
+
 class Slow(Evaluator):
     """Sleeps, then reports a constant: gives tests a window to kill a run mid-evaluation."""
 
@@ -84,7 +100,7 @@ class Tiny(RewardPreset):
 
 @hookimpl
 def register_methods(register):
-    for method in (Explode, Huge, Scale):
+    for method in (Explode, Huge, Scale, Costly):
         register(method)
 
 
