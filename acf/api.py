@@ -42,8 +42,8 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
              reward: str = "balanced", weights: dict[str, float] | None = None,
              objectives: list[str] | None = None, methods: list[str] | None = None, max_steps: int = 2,
              evaluators: list[str] | None = None, evaluator_options: dict[str, dict[str, Any]] | None = None,
-             episode_budget_s: float | None = None, device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False,
-             progress: bool | Progress = False) -> CompressResult:
+             episode_budget_s: float | None = None, device: str = "auto", dtype: str = "auto",
+             trust_remote_code: bool = False, progress: bool | Progress = False) -> CompressResult:
     """Search for compressed versions of `model` on task `dataset`; see `acf compress --help`."""
     from acf.coordinator import Run
 

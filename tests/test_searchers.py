@@ -85,3 +85,17 @@ def test_nevergrad_failed_candidates_are_told():
     point = searcher.ask()
     searcher.tell(point, None)  # failed: must not raise
     assert searcher.opt.num_tell == 1
+
+
+def test_nevergrad_starts_from_the_methods_defaults():
+    cls = registry().get("searcher", "nevergrad")
+    s = space()
+    searcher = cls(s, num_objectives=2, budget=6, seed=0)
+    first = [searcher.ask() for _ in range(3)]
+    for point in first[:3]:
+        searcher.tell(point, [-1.0, -1.0])
+    seeded = first[:2]  # budget 6 allows 3 seeds; there are 2 single-method pipelines
+    assert {p["pipeline"] for p in seeded} == {"magnitude", "rtn"}
+    for p in seeded:
+        assert p == s.validate_values({"pipeline": p["pipeline"]})  # exactly the methods' defaults
+    assert first[2] != s.validate_values({"pipeline": first[2]["pipeline"]})  # then the optimizer explores

@@ -27,7 +27,7 @@ def _parameter(ng, p):
 
 class NevergradSearcher(Searcher):
     name = "nevergrad"
-    description = "Nevergrad NGOpt, multi-objective (hypervolume) with constraint violations"
+    description = "Nevergrad NGOpt, multi-objective (hypervolume) with constraint violations, seeded with method defaults"
     optimizer = "NGOpt"
 
     def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
@@ -48,6 +48,22 @@ class NevergradSearcher(Searcher):
                 # Upper bounds of the normalised losses: the hypervolume reference point (gain 0).
                 self.opt.tell(ng.p.MultiobjectiveReference(), [0.0] * num_objectives)
         self._asked: dict[str, Any] = {}
+        self._seeds = self.prior_points(space, budget, self.rng)
+
+    @staticmethod
+    def prior_points(space, budget: int, rng) -> list[dict[str, Any]]:
+        """Each single-method pipeline at its parameters' defaults (the methods' own priors), in a seeded order;
+        up to half the budget is spent on them before the optimizer takes over."""
+        pipeline = space.get("pipeline") if "pipeline" in space.names() else None
+        if pipeline is None:
+            return []
+        singles = [o for o in pipeline.options if "+" not in str(o)]
+        order = list(rng.permutation(len(singles)))
+        points = []
+        for i in order[: max(1, budget // 2)]:
+            active = space.validate_values({"pipeline": singles[int(i)]})
+            points.append({p.name: active.get(p.name, p.initial()) for p in space.params})
+        return points
 
     @staticmethod
     def _key(point: dict[str, Any]) -> str:
@@ -56,6 +72,8 @@ class NevergradSearcher(Searcher):
     def ask(self) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if self._seeds:
+                self.opt.suggest(self._seeds.pop(0))
             candidate = self.opt.ask()
         point = json.loads(self._key(self.space.active(candidate.value)))
         self._asked[self._key(point)] = candidate
