@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import json
 import tempfile
 import time
@@ -107,6 +106,7 @@ def settings(spec, samples, seq_len, ids, path, autoround):
         ("sparsegpt 2:4", "sparsegpt", {"mask": "2:4", "dampening": 0.01, **cal},
          direct_llmcompressor(lambda: SparseGPTModifier(sparsity=0.5, mask_structure="2:4", dampening_frac=0.01, targets=["Linear"], ignore=["lm_head"]), ids, seq_len)),
         ("structured 25% MLP", "structured", {"mlp_ratio": 0.25, "kv_groups": 0}, None),
+        ("structured 12.5% hidden", "structured", {"mlp_ratio": 0.0, "hidden_ratio": 0.125}, None),
         ("layer_drop 3 layers", "layer_drop", {"layers": 3, "samples": 32}, None),
     ]
     if autoround:
@@ -123,7 +123,9 @@ def warm_up(base, ids, seq_len) -> None:
 
 
 def main() -> None:
-    os.environ.setdefault("LLM_COMPRESSOR_LOG_DISABLED", "true")
+    from acf_plugins_builtin.methods.llmc import quiet_llmcompressor
+
+    quiet_llmcompressor()  # the direct calls log as quietly as acf's
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--samples", type=int, default=32, choices=[32, 64, 128])
     parser.add_argument("--seq-len", type=int, default=256, choices=[256, 512])
@@ -150,8 +152,10 @@ def main() -> None:
     for label, method, params, direct in settings(spec, args.samples, args.seq_len, ids, path, args.autoround):
         if only and label.split()[0] not in only:
             continue
+        plugin = methods[method]()
+        params = plugin.space(spec).validate_values(params)  # defaults filled in, as in a run
         t0 = time.perf_counter()
-        model = methods[method]().apply(copy.deepcopy(base), params, ctx)
+        model = plugin.apply(copy.deepcopy(base), params, ctx)
         acf_s = time.perf_counter() - t0
         direct_s = None
         if direct is not None:

@@ -15,7 +15,8 @@ from acf.store import RunLock
 
 
 def run(tiny, data, run_dir, **kw):
-    options = {"evaluator_options": {"gsm8k": {"data_path": str(data), "limit": 12}}}
+    # the spine's behaviour, on the two methods that need no optional backend
+    options = {"evaluator_options": {"gsm8k": {"data_path": str(data), "limit": 12}}, "methods": ["rtn", "magnitude"]}
     options.update(kw)
     return acf.compress(str(tiny), "gsm8k", run_dir=run_dir, **{"episodes": 6, "seed": 0, **options})
 
@@ -53,6 +54,15 @@ def test_compress_end_to_end(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
     assert result.recommended.id in out and "hypervolume" in out
     code, out, _ = acf_cli(["frontier", "show", str(d), "--json"])
     assert [c["id"] for c in json.loads(out)["candidates"]] == [c.id for c in result.frontier.candidates]
+
+
+def test_default_methods_run_and_failures_carry_their_reason(acf_tiny_model, gsm8k_file, tmp_path):
+    result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=6, seed=0, run_dir=tmp_path / "run",
+                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}})
+    assert len(result.candidates) == 6
+    assert sum(c.status == "ok" for c in result.candidates) >= 4
+    assert all(c.reason for c in result.candidates if c.status != "ok")
+    assert len({c.strategy.pipeline for c in result.candidates}) >= 4  # the searcher explores many families
 
 
 def test_same_seed_same_frontier_and_rerun_is_served_from_cache(acf_tiny_model, gsm8k_file, tmp_path, monkeypatch):
@@ -127,7 +137,7 @@ def test_a_locked_run_directory_is_refused(acf_tiny_model, gsm8k_file, tmp_path)
 
 def test_sigkill_mid_episode_then_resume(acf_tiny_model, gsm8k_file, tmp_path, plugin_site):
     """A real `acf compress` process is killed with SIGKILL during episode 3's evaluation, then resumed."""
-    args = [str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file), "--limit", "12", "-n", "5",
+    args = [str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file), "--limit", "12", "-n", "5", "-m", "rtn", "-m", "magnitude",
             "--seed", "0", "-e", "size", "-e", "slow", "--eval-option", "slow.seconds=0.4", "--quiet"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_site), os.environ.get("PYTHONPATH")]))}
     reference = subprocess.run([sys.executable, "-m", "acf", "compress", *args, "--run-dir", str(tmp_path / "ref")],

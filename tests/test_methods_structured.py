@@ -92,3 +92,24 @@ def test_shrunk_models_export_as_smaller_configs(wide, gsm8k_file, tmp_path, acf
             assert config["num_hidden_layers"] < 4
         if "structured" in c.strategy.pipeline:
             assert config["intermediate_size"] <= 384
+
+
+def test_hidden_width_pruning_keeps_the_model_tied_and_exportable(gsm8k_file, tmp_path_factory):
+    from acf.export import check_reload
+
+    folder = build_tiny_model(tmp_path_factory.mktemp("deep"), hidden=512, intermediate=384, layers=2, heads=4, kv_heads=2)
+    spec = infer_spec(json.loads((folder / "config.json").read_text()), source="deep", path=str(folder))
+    tok = load_tokenizer(folder)
+    task = GSM8K(data_path=str(gsm8k_file))
+    ctx = Context(spec=spec, load_tokenizer=lambda: tok)
+    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
+    base = load_model(folder)
+    model = StructuredPruning().apply(copy.deepcopy(base), {"mlp_ratio": 0.0, "hidden_ratio": 0.25, "samples": 8}, ctx)
+    assert (model.config.hidden_size, model.config.head_dim) == (384, 128)
+    assert model.lm_head.weight is model.model.embed_tokens.weight and model.lm_head.weight.shape[1] == 384
+    assert all(layer.input_layernorm.weight.shape == (384,) for layer in model.model.layers)
+    assert model.model.layers[0].self_attn.q_proj.in_features == 384 and model.model.layers[0].mlp.down_proj.out_features == 384
+    out = tmp_path_factory.mktemp("deep-out")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    check_reload(model, tok, out)

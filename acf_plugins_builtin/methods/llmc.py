@@ -27,17 +27,22 @@ def llmcompressor_missing() -> str | None:
     return None
 
 
-def _quiet_llmcompressor() -> None:
+def quiet_llmcompressor() -> None:
     """llm-compressor logs every layer to stdout (which would corrupt `--json` output); acf reports progress itself.
 
     Set LLM_COMPRESSOR_LOG_DISABLED=false to see its logs.
     """
     import os
 
-    os.environ.setdefault("LLM_COMPRESSOR_LOG_DISABLED", "true")
-    if os.environ["LLM_COMPRESSOR_LOG_DISABLED"].lower() == "true":
-        from loguru import logger
+    from loguru import logger
 
+    importlib.import_module("llmcompressor")  # importing it configures loguru; disable afterwards
+
+    try:
+        logger.level("METRIC")
+    except ValueError:  # llm-compressor logs at this level even when its logging was disabled at import
+        logger.level("METRIC", no=38)
+    if os.environ.get("LLM_COMPRESSOR_LOG_DISABLED", "true").lower() == "true":
         logger.disable("llmcompressor")
         logger.disable("compressed_tensors")
 
@@ -68,7 +73,7 @@ def run_oneshot(model: Any, ctx: Any, recipe: Any, *, samples: int, seq_len: int
     if not getattr(model.config, "name_or_path", None):
         model.config.name_or_path = ctx.spec.path or ctx.spec.source  # oneshot needs a name for the model
     workaround = _no_pinned_memory_without_accelerator() if pin_workaround else contextlib.nullcontext()
-    _quiet_llmcompressor()
+    quiet_llmcompressor()
     with quiet_progress_bars(), workaround:
         oneshot(model=model, dataset=dataset, recipe=recipe, num_calibration_samples=len(dataset),
                 max_seq_length=seq_len, shuffle_calibration_samples=False)

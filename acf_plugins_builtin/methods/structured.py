@@ -69,7 +69,7 @@ def kept_channels(total: int, ratio: float, multiple: int) -> int:
 
 class StructuredPruning(Method):
     name = "structured"
-    description = "remove MLP channels and attention KV groups (a smaller dense model), via torch-pruning"
+    description = "remove MLP channels, attention KV groups and hidden width (a smaller dense model), via torch-pruning"
     stage = Stage.PRUNE
     effect = "shrink"
 
@@ -84,6 +84,8 @@ class StructuredPruning(Method):
 
     def space(self, spec) -> Space:
         params = [Float(name="mlp_ratio", low=0.0, high=0.5, default=0.25, help="fraction of MLP channels removed"),
+                  Choice(name="hidden_ratio", options=[0.0, 0.125, 0.25], default=0.0,
+                         help="fraction of the hidden (residual) width removed"),
                   Choice(name="samples", options=[8, 16, 32], default=16, help="calibration texts for channel importance")]
         removable = self.removable_kv_groups(spec)
         if len(removable) > 1:
@@ -115,6 +117,8 @@ class StructuredPruning(Method):
                 self._prune_mlp(layer.mlp, params["mlp_ratio"], multiple, activity[i] if activity else None)
                 if params.get("kv_groups"):
                     self._prune_kv_groups(layer.self_attn, params["kv_groups"], model.config)
+        if params.get("hidden_ratio"):
+            self._prune_hidden(model, params["hidden_ratio"], multiple, calibration_ids(ctx, params["samples"], 256))
         mlp = _decoder_layers(model)[0].mlp
         model.config.intermediate_size = mlp.down_proj.in_features
         if params.get("kv_groups"):
@@ -137,6 +141,44 @@ class StructuredPruning(Method):
         tp.prune_linear_out_channels(mlp.gate_proj, drop)
         tp.prune_linear_out_channels(mlp.up_proj, drop)
         tp.prune_linear_in_channels(mlp.down_proj, drop)
+
+    @staticmethod
+    def _prune_hidden(model, ratio: float, multiple: int, ids) -> None:
+        """Remove residual-stream dimensions with the smallest mean |activation| across all layers' outputs:
+        the embeddings (and a tied head), every norm, and the matching rows/columns of every projection."""
+        import torch
+        import torch_pruning as tp
+
+        hidden = model.config.hidden_size
+        keep = kept_channels(hidden, ratio, multiple)
+        if keep == hidden:
+            return
+        device = next(model.parameters()).device
+        activity = torch.zeros(hidden, device=device)
+        with torch.inference_mode():
+            for seq in ids:
+                states = model(input_ids=torch.tensor([seq], device=device), output_hidden_states=True, use_cache=False).hidden_states
+                activity += sum(h[0].float().abs().mean(0) for h in states)
+        drop = sorted(activity.argsort()[: hidden - keep].tolist())
+        kept = torch.tensor(sorted(set(range(hidden)) - set(drop)), device=device)
+        embedding, head = model.get_input_embeddings(), model.get_output_embeddings()
+        tied = head is not None and head.weight is embedding.weight
+        tp.prune_embedding_out_channels(embedding, drop)
+        if tied:
+            head.weight = embedding.weight  # keep one shared table
+            head.in_features = keep
+        elif head is not None:
+            tp.prune_linear_in_channels(head, drop)
+        norms = [model.model.norm] + [n for layer in _decoder_layers(model) for n in (layer.input_layernorm, layer.post_attention_layernorm)]
+        for norm in norms:
+            norm.weight = torch.nn.Parameter(norm.weight.data[kept].clone())
+        for layer in _decoder_layers(model):
+            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj, layer.mlp.gate_proj, layer.mlp.up_proj):
+                tp.prune_linear_in_channels(proj, drop)
+            for proj in (layer.self_attn.o_proj, layer.mlp.down_proj):
+                tp.prune_linear_out_channels(proj, drop)
+        model.config.head_dim = _decoder_layers(model)[0].self_attn.head_dim  # no longer hidden_size / heads
+        model.config.hidden_size = keep
 
     @staticmethod
     def _prune_kv_groups(attn, groups: int, config) -> None:
