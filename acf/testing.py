@@ -1,6 +1,7 @@
 """Helpers for testing acf plugins, exposed as a pytest plugin (fixtures `acf_tiny_model`, `acf_cli`).
 
 - `build_tiny_model(folder)`: a randomly initialised Llama with a byte-level BPE tokenizer, built offline.
+- `model_context(folder, task=..., teacher=...)`: the `Context` a run would give methods and evaluators.
 - `registered_plugin(plugin)`: register a plugin object for the duration of a `with` block.
 - `run_cli(args)`: run the `acf` CLI in-process and return (exit code, stdout, stderr).
 """
@@ -66,6 +67,26 @@ def write_gsm8k(path: str | Path, n: int = 24) -> Path:
                      "answer": f"Tom has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"})
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
+
+
+def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None):
+    """A `Context` for calling a method or evaluator directly on the model in `folder`, as a run would.
+
+    `task` (an evaluator instance, e.g. `GSM8K(data_path=...)`) supplies calibration text; `teacher` the
+    uncompressed model for distillation. The tokenizer is loaded once.
+    """
+    from acf.context import Context
+    from acf.loading import load_tokenizer
+    from acf.spec import infer_spec
+
+    folder = Path(folder)
+    spec = infer_spec(json.loads((folder / "config.json").read_text()), source=folder.name, path=str(folder))
+    tokenizer = load_tokenizer(folder)
+    ctx = Context(spec=spec, load_tokenizer=lambda: tokenizer,
+                  load_teacher=(lambda: teacher) if teacher is not None else None)
+    if task is not None:
+        ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
+    return ctx
 
 
 @contextlib.contextmanager

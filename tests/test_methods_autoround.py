@@ -6,10 +6,9 @@ import json
 import pytest
 import torch
 
-from acf.context import Context
 from acf.export import check_reload
-from acf.loading import load_model, load_tokenizer
-from acf.spec import infer_spec
+from acf.testing import model_context
+from acf.loading import load_model
 from acf.storage import tensor_formats
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.autoround import AutoRoundMethod
@@ -19,11 +18,8 @@ pytest.importorskip("auto_round", reason="the autoround extra is part of acf[dev
 
 
 def test_autoround_quantizes_exports_and_reloads(acf_tiny_model, gsm8k_file, tmp_path):
-    spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny", path=str(acf_tiny_model))
-    tok = load_tokenizer(acf_tiny_model)
-    task = GSM8K(data_path=str(gsm8k_file))
-    ctx = Context(spec=spec, load_tokenizer=lambda: tok)
-    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
+    ctx = model_context(acf_tiny_model, task=GSM8K(data_path=str(gsm8k_file)))
+    tok = ctx.tokenizer
     assert all(len(c) == 64 for c in calibration_chunks(ctx, 8, 64))
     base = load_model(acf_tiny_model)
     model = AutoRoundMethod().apply(copy.deepcopy(base), {"bits": 4, "group_size": 32, "symmetric": True,

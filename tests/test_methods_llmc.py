@@ -7,10 +7,8 @@ import pytest
 import torch
 
 import acf
-from acf.context import Context
 from acf.errors import MissingBackendError
-from acf.loading import load_model, load_tokenizer
-from acf.spec import infer_spec
+from acf.loading import load_model
 from acf.storage import tensor_formats
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.awq import AWQ
@@ -25,15 +23,10 @@ CALIB = {"samples": 32, "seq_len": 256}
 
 @pytest.fixture(scope="module")
 def setup(acf_tiny_model, tmp_path_factory):
-    from acf.testing import write_gsm8k
+    from acf.testing import model_context, write_gsm8k
 
     data = write_gsm8k(tmp_path_factory.mktemp("d") / "g.jsonl", n=80)
-    spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny", path=str(acf_tiny_model))
-    tok = load_tokenizer(acf_tiny_model)
-    task = GSM8K(data_path=str(data))
-    ctx = Context(spec=spec, load_tokenizer=lambda: tok)
-    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
-    return load_model(acf_tiny_model), ctx
+    return load_model(acf_tiny_model), model_context(acf_tiny_model, task=GSM8K(data_path=str(data)))
 
 
 def linears(model):

@@ -7,10 +7,8 @@ import pytest
 import torch
 
 import acf
-from acf.context import Context
-from acf.loading import load_model, load_tokenizer
-from acf.spec import infer_spec
-from acf.testing import build_tiny_model
+from acf.loading import load_model
+from acf.testing import build_tiny_model, model_context
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.layer_drop import LayerDrop, block_influence
 from acf_plugins_builtin.methods.structured import StructuredPruning
@@ -22,12 +20,7 @@ pytest.importorskip("torch_pruning", reason="the pruning extra is part of acf[de
 def wide(tmp_path_factory, gsm8k_file):
     # 4 heads of 64 in 2 KV groups, MLP 384 wide, 4 layers; pruned widths stay multiples of 128
     folder = build_tiny_model(tmp_path_factory.mktemp("wide"), hidden=256, intermediate=384, layers=4, heads=4, kv_heads=2)
-    spec = infer_spec(json.loads((folder / "config.json").read_text()), source="wide", path=str(folder))
-    tok = load_tokenizer(folder)
-    task = GSM8K(data_path=str(gsm8k_file))
-    ctx = Context(spec=spec, load_tokenizer=lambda: tok)
-    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
-    return folder, load_model(folder), ctx
+    return folder, load_model(folder), model_context(folder, task=GSM8K(data_path=str(gsm8k_file)))
 
 
 def n_params(model):
@@ -98,11 +91,8 @@ def test_hidden_width_pruning_keeps_the_model_tied_and_exportable(gsm8k_file, tm
     from acf.export import check_reload
 
     folder = build_tiny_model(tmp_path_factory.mktemp("deep"), hidden=512, intermediate=384, layers=2, heads=4, kv_heads=2)
-    spec = infer_spec(json.loads((folder / "config.json").read_text()), source="deep", path=str(folder))
-    tok = load_tokenizer(folder)
-    task = GSM8K(data_path=str(gsm8k_file))
-    ctx = Context(spec=spec, load_tokenizer=lambda: tok)
-    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
+    ctx = model_context(folder, task=GSM8K(data_path=str(gsm8k_file)))
+    tok = ctx.tokenizer
     base = load_model(folder)
     model = StructuredPruning().apply(copy.deepcopy(base), {"mlp_ratio": 0.0, "hidden_ratio": 0.25, "samples": 8}, ctx)
     assert (model.config.hidden_size, model.config.head_dim) == (384, 128)

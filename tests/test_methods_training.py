@@ -1,15 +1,13 @@
 """Distillation, progressive pruning, LoRA and QLoRA on a tiny Llama."""
 
 import copy
-import json
 
 import pytest
 import torch
 
 import acf
-from acf.context import Context
-from acf.loading import load_model, load_tokenizer
-from acf.spec import infer_spec
+from acf.testing import model_context
+from acf.loading import load_model
 from acf.errors import StrategyError
 from acf.strategy import Step, Strategy, validate_strategy
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
@@ -24,13 +22,8 @@ TRAIN = {"steps": 10, "lr": 1e-3, "samples": 32, "seq_len": 128}
 
 @pytest.fixture(scope="module")
 def setup(acf_tiny_model, gsm8k_file):
-    spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny", path=str(acf_tiny_model))
-    tok = load_tokenizer(acf_tiny_model)
-    task = GSM8K(data_path=str(gsm8k_file))
     teacher = load_model(acf_tiny_model)
-    ctx = Context(spec=spec, load_tokenizer=lambda: tok, load_teacher=lambda: teacher)
-    ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
-    return teacher, ctx
+    return teacher, model_context(acf_tiny_model, task=GSM8K(data_path=str(gsm8k_file)), teacher=teacher)
 
 
 def kd_to_teacher(model, teacher, ctx):

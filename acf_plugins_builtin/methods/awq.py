@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from acf import Choice, Method, Space, Stage
+from acf import Choice, Space, Stage
 
-from .gptq import CALIBRATION
-from .llmc import calibration_estimate, llmcompressor_missing, require_llmcompressor, run_oneshot, weight_scheme
+from .llmc import CALIBRATION, LLMCompressorMethod, require_llmcompressor, run_oneshot, weight_scheme
 
 
-class AWQ(Method):
+class AWQ(LLMCompressorMethod):
     name = "awq"
     description = "AWQ W{3,4,8}A16 via llm-compressor (autoawq is deprecated in its favour)"
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    needs_calibration = True
     effect = "quantize"
 
     def space(self, spec) -> Space:
@@ -23,12 +21,6 @@ class AWQ(Method):
             Choice(name="symmetric", options=[False, True]),
             *CALIBRATION,
         ])
-
-    def applies_to(self, spec):
-        return llmcompressor_missing()
-
-    def estimate(self, spec, params):
-        return calibration_estimate(spec, params)
 
     def apply(self, model, params, ctx):
         require_llmcompressor("the awq method")

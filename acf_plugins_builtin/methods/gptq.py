@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from acf import Choice, Float, Method, Space, Stage
+from acf import Choice, Float, Space, Stage
 
-from .llmc import calibration_estimate, llmcompressor_missing, require_llmcompressor, run_oneshot, weight_scheme
-
-CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, help="calibration texts"),
-               Choice(name="seq_len", options=[256, 512], default=512, help="tokens per calibration text")]
+from .llmc import CALIBRATION, LLMCompressorMethod, require_llmcompressor, run_oneshot, weight_scheme
 
 
-class GPTQ(Method):
+class GPTQ(LLMCompressorMethod):
     name = "gptq"
     description = "GPTQ W{2,3,4,8}A16 via llm-compressor (compressed-tensors export)"
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    needs_calibration = True
     effect = "quantize"
 
     def space(self, spec) -> Space:
@@ -27,12 +23,6 @@ class GPTQ(Method):
             Choice(name="actorder", options=["static", "none"], help="quantize columns by activation order"),
             *CALIBRATION,
         ])
-
-    def applies_to(self, spec):
-        return llmcompressor_missing()
-
-    def estimate(self, spec, params):
-        return calibration_estimate(spec, params)
 
     def apply(self, model, params, ctx):
         require_llmcompressor("the gptq method")

@@ -6,7 +6,7 @@ import contextlib
 import importlib.util
 from typing import Any
 
-from acf import MissingBackendError, Resources, TensorFormat, set_tensor_format
+from acf import Choice, Method, MissingBackendError, Resources, TensorFormat, set_tensor_format
 from acf.loading import quiet_progress_bars
 
 from .calibration import calibration_dataset
@@ -117,3 +117,19 @@ def calibration_estimate(spec: Any, params: dict[str, Any]) -> Resources:
     hessians = 4 * widest * widest * 7
     seconds = spec.num_parameters * samples * seq * CPU_SECONDS_PER_PARAM_TOKEN
     return Resources(peak_memory_bytes=activations + hessians, seconds=seconds)
+
+
+CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, help="calibration texts"),
+               Choice(name="seq_len", options=[256, 512], default=512, help="tokens per calibration text")]
+
+
+class LLMCompressorMethod(Method):
+    """A method run through llm-compressor's oneshot: calibrated, and left out when the library is missing."""
+
+    needs_calibration = True
+
+    def applies_to(self, spec):
+        return llmcompressor_missing()
+
+    def estimate(self, spec, params):
+        return calibration_estimate(spec, params)

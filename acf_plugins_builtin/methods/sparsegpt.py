@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from acf import Choice, Float, Method, Space, Stage
+from acf import Choice, Float, Space, Stage
 
-from .gptq import CALIBRATION
-from .llmc import calibration_estimate, llmcompressor_missing, require_llmcompressor, run_oneshot
+from .llmc import CALIBRATION, LLMCompressorMethod, require_llmcompressor, run_oneshot
 
 
 def sparsity_space() -> list:
@@ -22,22 +21,15 @@ def mask_args(params) -> dict:
     return {"sparsity": 1 - int(n) / int(m), "mask_structure": params["mask"]}
 
 
-class SparseGPT(Method):
+class SparseGPT(LLMCompressorMethod):
     name = "sparsegpt"
     description = "SparseGPT pruning via llm-compressor (unstructured, 2:4, 4:8)"
     stage = Stage.PRUNE
-    needs_calibration = True
     effect = "sparsify"
 
     def space(self, spec) -> Space:
         return Space(params=[*sparsity_space(),
                              Float(name="dampening", low=0.001, high=0.1, log=True, default=0.01), *CALIBRATION])
-
-    def applies_to(self, spec):
-        return llmcompressor_missing()
-
-    def estimate(self, spec, params):
-        return calibration_estimate(spec, params)
 
     def apply(self, model, params, ctx):
         require_llmcompressor("the sparsegpt method")
@@ -47,21 +39,14 @@ class SparseGPT(Method):
         return run_oneshot(model, ctx, recipe, samples=params["samples"], seq_len=params["seq_len"])
 
 
-class Wanda(Method):
+class Wanda(LLMCompressorMethod):
     name = "wanda"
     description = "Wanda pruning (|weight| × input norm) via llm-compressor (unstructured, 2:4, 4:8)"
     stage = Stage.PRUNE
-    needs_calibration = True
     effect = "sparsify"
 
     def space(self, spec) -> Space:
         return Space(params=[*sparsity_space(), *CALIBRATION])
-
-    def applies_to(self, spec):
-        return llmcompressor_missing()
-
-    def estimate(self, spec, params):
-        return calibration_estimate(spec, params)
 
     def apply(self, model, params, ctx):
         require_llmcompressor("the wanda method")
