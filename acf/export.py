@@ -60,7 +60,8 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
         tokenizer.save_pretrained(staging)
         (staging / "README.md").write_text(model_card(config, candidate, run.spec.hub_id or config.model))
         (staging / "acf_candidate.json").write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
-        check_reload(model, tokenizer, staging)
+        check_reload(model, tokenizer, staging,
+                     prepare=lambda m: [run.methods[s.method].prepare_reloaded(m) for s in strategy.steps])
         if out.exists():
             out.rmdir()
         staging.rename(out)
@@ -79,11 +80,13 @@ PROBES = ["Question: Tom has 3 apples and buys 5 more. How many apples does he h
           "The capital of France is"]
 
 
-def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3, rtol: float = 1e-2) -> None:
+def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3, rtol: float = 1e-2,
+                 prepare: Any = None) -> None:
     """Reload `folder` with transformers and compare its logits with `model`'s on probe prompts.
 
-    Allowed difference: `atol + rtol × max|logit|` — a reloaded quantized model may run other kernels
-    (e.g. bitsandbytes' AVX512-BF16 CPU path) than the one measured in memory.
+    Allowed difference: `atol + rtol × max|logit|`. `prepare(reloaded)` lets the strategy's methods select the
+    kernels the in-memory model ran (bitsandbytes' standard 4-bit path instead of its AVX512-BF16 one), so the
+    check is of the stored weights.
     """
     import torch
     from transformers import AutoModelForCausalLM
@@ -98,6 +101,8 @@ def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3
     except Exception as exc:
         raise ExportError(f"the exported folder does not reload in transformers: {type(exc).__name__}: {exc}") from None
     reloaded.eval()
+    if prepare is not None:
+        prepare(reloaded)
     worst, scale = 0.0, 0.0
     with torch.inference_mode():
         for text in PROBES:

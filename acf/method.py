@@ -86,6 +86,10 @@ class Method:
         """Compress `model` (a transformers causal LM) and return it; raise to fail the episode."""
         raise NotImplementedError
 
+    def prepare_reloaded(self, model: Any) -> None:
+        """Make a reloaded export run like the in-memory model (same kernels), so `acf export`'s reload check
+        compares the stored weights and not a kernel choice; the default does nothing."""
+
     def save(self, model: Any, folder: "Path", ctx: "Context") -> bool:
         """Write `model` as a Hugging Face folder when `save_pretrained` alone would not do; return True if done.
 

@@ -67,6 +67,9 @@ class _BitsAndBytes(Method):
         return Resources(peak_memory_bytes=spec.memory_bytes["float32"], disk_bytes=spec.memory_bytes["float32"],
                          seconds=spec.num_parameters / 5e7)
 
+    def prepare_reloaded(self, model: Any) -> None:
+        keep_standard_4bit_layout(model)
+
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         if _missing():
             raise MissingBackendError("bitsandbytes", "bnb", f"the {self.name} method")
