@@ -42,7 +42,8 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
              reward: str = "balanced", weights: dict[str, float] | None = None,
              objectives: list[str] | None = None, methods: list[str] | None = None, max_steps: int = 2,
              evaluators: list[str] | None = None, evaluator_options: dict[str, dict[str, Any]] | None = None,
-             episode_budget_s: float | None = None, device: str = "auto", dtype: str = "auto",
+             episode_budget_s: float | None = None, episode_timeout_s: float | None = None,
+             device: str = "auto", dtype: str = "auto",
              trust_remote_code: bool = False, progress: bool | Progress = False) -> CompressResult:
     """Search for compressed versions of `model` on task `dataset`; see `acf compress --help`."""
     from acf.coordinator import Run
@@ -51,7 +52,7 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
         model=model, dataset=dataset, episodes=episodes, searcher=searcher, seed=seed, reward=reward,
         weights=weights or {}, objectives=objectives or [], constraints=constraints or [], methods=methods or [],
         max_steps=max_steps, evaluators=evaluators or [], evaluator_options=evaluator_options or {},
-        episode_budget_s=episode_budget_s, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        episode_budget_s=episode_budget_s, episode_timeout_s=episode_timeout_s, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
     )
     if run_dir is None:
         if resume:

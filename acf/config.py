@@ -23,6 +23,7 @@ class RunConfig(BaseModel):
     evaluator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     episode_budget_s: float | None = Field(
         None, description="most estimated seconds of compression work per episode; None: 30 on CPU, 900 on GPU")
+    episode_timeout_s: float | None = Field(None, description="wall-clock limit of one episode (steps + evaluation)")
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
+import signal
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -42,6 +45,32 @@ class Skipped(Exception):
     """The pre-flight check refused a strategy; the episode is recorded as skipped."""
 
 
+class EpisodeTimeout(Exception):
+    """An episode ran past --timeout; it is recorded as failed."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None):
+    """Raise EpisodeTimeout in the main thread after `seconds` (SIGALRM; a no-op elsewhere or when None).
+
+    The signal interrupts Python code and sleeps; a long native call (one big matmul) finishes first.
+    """
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise EpisodeTimeout(f"timed out after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class Run:
     """One search over one model and task; `prepare()` validates everything before any model work."""
 
@@ -64,6 +93,8 @@ class Run:
             raise AcfError(f"--episodes must be at least 1, got {cfg.episodes}")
         if cfg.max_steps < 1:
             raise AcfError(f"--max-steps must be at least 1, got {cfg.max_steps}")
+        if cfg.episode_timeout_s is not None and cfg.episode_timeout_s <= 0:
+            raise AcfError(f"--timeout must be positive, got {cfg.episode_timeout_s:g}")
         self._check_run_dir()
         reg = registry()
         self.task = self._task_evaluator(reg)
@@ -271,7 +302,8 @@ class Run:
         try:
             strategy = validate_strategy(strategy, self.methods, self.spec)
             fields["strategy"] = strategy
-            measurements, cached = self._measure(strategy)
+            with deadline(self.config.episode_timeout_s):
+                measurements, cached = self._measure(strategy)
             missing = [m.name for m in self.objectives if m.name not in measurements]
             if missing:
                 raise AcfError(f"evaluators returned no {', '.join(missing)}")

@@ -155,7 +155,11 @@ def register_plugin(plugin: Any, name: str | None = None) -> str:
     """Register a plugin object (module or class instance) at run time; returns its name."""
     load_plugins()
     plugin_name = pm.register(plugin, name=name)
-    pm.check_pending()
+    try:
+        pm.check_pending()
+    except Exception:
+        pm.unregister(name=plugin_name)  # a plugin with a misspelt hook is not left half-registered
+        raise
     reset()
     return plugin_name
 

@@ -166,3 +166,15 @@ def test_sigkill_mid_episode_then_resume(acf_tiny_model, gsm8k_file, tmp_path, p
                 for c in f["candidates"]]
 
     assert signature(run_dir) == signature(tmp_path / "ref")
+
+
+def test_an_episode_past_its_timeout_fails_and_the_run_goes_on(acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
+    started = time.time()
+    result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", methods=["nap", "rtn"], max_steps=1, searcher="grid",
+                 episodes=2, episode_timeout_s=1.0, evaluators=["size"])
+    by_method = {c.strategy.steps[0].method: c for c in result.candidates}
+    assert by_method["nap"].status == "failed" and by_method["nap"].reason == "EpisodeTimeout: timed out after 1 s"
+    assert by_method["rtn"].status == "ok"
+    assert time.time() - started < 5  # the 5-second nap was cut short
+    with pytest.raises(acf.AcfError, match="--timeout must be positive"):
+        run(acf_tiny_model, gsm8k_file, tmp_path / "other", episode_timeout_s=0)

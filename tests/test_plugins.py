@@ -32,7 +32,7 @@ def test_every_hook_has_a_test():
 
 
 def test_hook_register_methods(my_plugin):
-    assert {"explode", "huge", "scale", "costly", "rtn", "magnitude"} <= set(registry().names("method"))
+    assert {"explode", "huge", "scale", "costly", "nap", "rtn", "magnitude"} <= set(registry().names("method"))
     assert registry().get("method", "scale") is my_plugin.Scale
 
 
@@ -63,7 +63,7 @@ def test_hook_register_commands(my_plugin, acf_cli):
 
 def test_registry_attributes_names_to_plugins(my_plugin):
     by_plugin = registry().by_plugin("my_plugin")
-    assert by_plugin["method"] == ["costly", "explode", "huge", "scale"]
+    assert by_plugin["method"] == ["costly", "explode", "huge", "nap", "scale"]
     assert by_plugin["searcher"] == ["first"]
 
 
@@ -104,6 +104,9 @@ def test_misspelt_hook_fails_loudly():
     with pytest.raises(PluginValidationError):
         with registered_plugin(Typo(), name="typo"):
             pass
+    from acf.plugins import pm
+
+    assert not pm.has_plugin("typo")
 
 
 def _acf(args, site: Path | None = None, **env):
@@ -120,7 +123,7 @@ def test_entry_point_plugin_is_listed(plugin_site):
     assert [r["name"] for r in rows] == ["my_plugin"]
     row = rows[0]
     assert (row["distribution"], row["version"]) == ("acf-test-plugin", "0.1")
-    assert row["methods"] == ["costly", "explode", "huge", "scale"] and row["evaluators"] == ["slow", "weight_count"]
+    assert row["methods"] == ["costly", "explode", "huge", "nap", "scale"] and row["evaluators"] == ["slow", "weight_count"]
     assert "register_commands" in row["hooks"]
 
 

@@ -61,6 +61,20 @@ class Costly(Method):
         return model
 
 
+class Nap(Method):
+    """Sleeps for `seconds` before doing nothing: a step that hangs, for --timeout."""
+
+    name = "nap"
+    stage = Stage.PRUNE
+
+    def space(self, spec):
+        return Space(params=[Float(name="seconds", low=5.0, high=6.0)])
+
+    def apply(self, model, params, ctx):
+        time.sleep(params["seconds"])
+        return model
+
+
 class Slow(Evaluator):
     """Sleeps, then reports a constant: gives tests a window to kill a run mid-evaluation."""
 
@@ -100,7 +114,7 @@ class Tiny(RewardPreset):
 
 @hookimpl
 def register_methods(register):
-    for method in (Explode, Huge, Scale, Costly):
+    for method in (Explode, Huge, Scale, Costly, Nap):
         register(method)
 
 
