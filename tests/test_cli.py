@@ -45,12 +45,31 @@ def test_help_and_plugins_list_do_not_import_torch():
     (["resume", "{tmp}/no-run"], "nothing to resume"),
     (["frontier", "show", "{tmp}/no-run"], "is not an acf run directory"),
     (["spec", "{tmp}"], "has no config.json"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-n", "-3"], "--episodes must be at least 1"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--max-steps", "0"], "--max-steps must be at least 1"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--timeout", "0"], "--timeout must be positive"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--data-path", "{data}", "--run-dir", "{file}/run"], "cannot write to run directory"),
+    (["compress", "{huge}", "-d", "gsm8k"], "GiB to load on cpu, but only"),
+    (["compress", "{remote}", "-d", "gsm8k"], "needs trust_remote_code to load"),
+    (["compress", "{tiny}", "-d", "gsm8k", "-m", "costly", "--episode-budget", "0.5"], "fastest setting needs about 1 s"),
 ])
-def test_bad_input_is_one_clear_line_and_exit_2(args, message, acf_cli, acf_tiny_model, tmp_path, monkeypatch):
+def test_bad_input_is_one_clear_line_and_exit_2(args, message, acf_cli, acf_tiny_model, gsm8k_file, tmp_path,
+                                                monkeypatch, my_plugin):
     monkeypatch.chdir(tmp_path)  # the default run directory would be created under ./runs
     bad_schema = tmp_path / "bad.jsonl"
     bad_schema.write_text(json.dumps({"prompt": "x", "completion": "y"}) + "\n")
-    args = [a.format(tiny=acf_tiny_model, tmp=tmp_path, bad_schema=bad_schema) for a in args]
+    config = json.loads((acf_tiny_model / "config.json").read_text())
+    huge, remote = tmp_path / "huge", tmp_path / "remote"
+    huge.mkdir()
+    (huge / "config.json").write_text(json.dumps({**config, "hidden_size": 65536, "intermediate_size": 262144,
+                                                  "num_hidden_layers": 200, "num_attention_heads": 512}))
+    remote.mkdir()
+    (remote / "config.json").write_text(json.dumps({**config, "model_type": "my_private_arch",
+                                                    "auto_map": {"AutoModelForCausalLM": "modeling.Mine"}}))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    args = [a.format(tiny=acf_tiny_model, tmp=tmp_path, bad_schema=bad_schema, data=gsm8k_file, file=a_file,
+                     huge=huge, remote=remote) for a in args]
     code, out, err = acf_cli(args)
     assert code == 2, (out, err)
     first = err.splitlines()[0]
