@@ -7,6 +7,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,9 @@ class RunStore:
                 break
             try:
                 results.append(read_json(path))
-            except RunStoreError:
+            except RunStoreError as exc:
+                warnings.warn(f"{exc}; episode {episode} and later ones are run again (their evaluations are cached)",
+                              stacklevel=2)
                 break
             episode += 1
         return results

@@ -178,3 +178,14 @@ def test_an_episode_past_its_timeout_fails_and_the_run_goes_on(acf_tiny_model, g
     assert time.time() - started < 5  # the 5-second nap was cut short
     with pytest.raises(acf.AcfError, match="--timeout must be positive"):
         run(acf_tiny_model, gsm8k_file, tmp_path / "other", episode_timeout_s=0)
+
+
+def test_resume_recovers_from_a_truncated_result(acf_tiny_model, gsm8k_file, tmp_path):
+    full = run(acf_tiny_model, gsm8k_file, tmp_path / "run")
+    result = tmp_path / "run" / "episode_003" / "result.json"
+    result.write_text(result.read_text()[:40])  # a torn write
+    (tmp_path / "run" / "final_results.json").unlink()
+    with pytest.warns(UserWarning, match=r"episode_003/result.json is corrupt or truncated.*episode 3 and later"):
+        resumed = acf.resume(tmp_path / "run")
+    assert frontier_signature(resumed) == frontier_signature(full)
+    assert json.loads(result.read_text())["id"] == "ep003"  # rewritten whole
