@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+# Forward FLOP/s seen on 2 CPU cores (SmolLM2-135M: ~600 tokens/s × 2 × 134.5M parameters).
+CPU_FLOPS = 1.6e11
+
+
+def forward_seconds(spec: Any, samples: int, seq_len: int = 256) -> float:
+    """Rough CPU seconds for one forward pass over `samples` calibration texts of up to `seq_len` tokens."""
+    return samples * seq_len * 2 * spec.num_parameters / CPU_FLOPS
+
 
 def calibration_ids(ctx: Any, samples: int, seq_len: int) -> list[list[int]]:
     """Token ids of up to `samples` calibration texts, each cut to `seq_len` tokens (memoised in ctx)."""

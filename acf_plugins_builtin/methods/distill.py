@@ -6,6 +6,7 @@ from typing import Any
 
 from acf import Choice, Float, Method, Resources, Space, Stage, compressible_linears
 
+from .calibration import CPU_FLOPS
 from .magnitude import prune_magnitude
 from .training import sparsity_masks, train
 
@@ -17,8 +18,6 @@ TRAINING = [
 ]
 
 
-# Forward FLOP/s seen on 2 CPU cores (SmolLM2-135M: ~600 tokens/s × 2 × 134.5M parameters).
-CPU_FLOPS = 1.6e11
 BATCH = 4
 
 

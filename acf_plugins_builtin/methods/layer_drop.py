@@ -11,7 +11,7 @@ from typing import Any
 
 from acf import Choice, Int, Method, Resources, Space, Stage
 
-from .calibration import calibration_ids
+from .calibration import calibration_ids, forward_seconds
 
 
 def block_influence(model: Any, ids: list[list[int]]) -> list[float]:
@@ -49,9 +49,8 @@ class LayerDrop(Method):
         ])
 
     def estimate(self, spec, params) -> Resources:
-        # one forward pass per calibration text of up to 256 tokens, at ~1.6e11 FLOP/s on 2 CPU cores
         return Resources(peak_memory_bytes=4 * 256 * spec.hidden_size * (spec.num_layers + 1),
-                         seconds=params.get("samples", 32) * 256 * 2 * spec.num_parameters / 1.6e11)
+                         seconds=forward_seconds(spec, params.get("samples", 32)))
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         import torch

@@ -14,7 +14,7 @@ from typing import Any
 
 from acf import Choice, Float, MissingBackendError, Method, Resources, Space, Stage
 
-from .calibration import calibration_ids
+from .calibration import calibration_ids, forward_seconds
 
 
 def _missing() -> str | None:
@@ -101,9 +101,8 @@ class StructuredPruning(Method):
         return [g for g in range(spec.num_key_value_heads) if ((spec.num_key_value_heads - g) * per_group) % multiple == 0]
 
     def estimate(self, spec, params) -> Resources:
-        # one forward pass per calibration text of up to 256 tokens at ~1.6e11 FLOP/s on 2 CPU cores
-        seconds = 1.0 + params.get("samples", 16) * 256 * 2 * spec.num_parameters / 1.6e11
-        return Resources(peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size * 3, seconds=seconds)
+        return Resources(peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size * 3,
+                         seconds=1.0 + forward_seconds(spec, params.get("samples", 16)))
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         if _missing():
