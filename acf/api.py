@@ -66,8 +66,8 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
     return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=run.candidates)
 
 
-def resume(run_dir: str | Path, *, progress: bool | Progress = False) -> CompressResult:
-    """Continue a killed or interrupted run with its stored settings; finished episodes are kept."""
+def open_run(run_dir: str | Path, *, progress: bool | Progress = False):
+    """A prepared `Run` with the stored settings of `run_dir` (for resuming it or rebuilding its candidates)."""
     from acf.coordinator import Run
     from acf.errors import RunStoreError
 
@@ -77,6 +77,12 @@ def resume(run_dir: str | Path, *, progress: bool | Progress = False) -> Compres
     config = RunConfig.model_validate(store.read("run_config.json"))
     run = Run(config, Path(run_dir), resume=True, progress=_reporter(progress))
     run.prepare()
+    return run
+
+
+def resume(run_dir: str | Path, *, progress: bool | Progress = False) -> CompressResult:
+    """Continue a killed or interrupted run with its stored settings; finished episodes are kept."""
+    run = open_run(run_dir, progress=progress)
     frontier = run.execute()
     return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=run.candidates)
 

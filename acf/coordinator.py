@@ -353,7 +353,7 @@ class Run:
                 missing.append((ev, key))
         if not missing:
             return results, True
-        model = self.base_model if strategy is None else self._apply(strategy)
+        model = self.base_model if strategy is None else self.apply(strategy)
         for ev, key in missing:
             self.progress.phase(f"evaluating {ev.name}")
             measured = ev.evaluate(model, self.ctx, self.fidelity[ev.name])
@@ -363,9 +363,6 @@ class Run:
 
     def apply(self, strategy: Strategy) -> Any:
         """A compressed copy of the base model: pre-flight, then every step in order."""
-        return self._apply(strategy)
-
-    def _apply(self, strategy: Strategy) -> Any:
         self._preflight(strategy)
         model = copy.deepcopy(self.base_model)
         for step in strategy.steps:

@@ -24,9 +24,7 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
     `save_pretrained` (compressed-tensors for llm-compressor results), given a model card, and reloaded with
     `AutoModelForCausalLM.from_pretrained` to check that it gives the same logits.
     """
-    from acf.api import load_run
-    from acf.config import RunConfig
-    from acf.coordinator import Run
+    from acf.api import load_run, open_run
     from acf.loading import quiet_progress_bars
     from acf.strategy import validate_strategy
 
@@ -41,9 +39,8 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
         raise RunStoreError(f"candidate {candidate_id} {candidate.status} ({candidate.reason}); only ok candidates export")
     if out.exists() and any(out.iterdir()):
         raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
-    config = RunConfig.model_validate(result_config(run_dir))
-    run = Run(config, run_dir, resume=True, progress=progress)
-    run.prepare()
+    run = open_run(run_dir, progress=progress or False)
+    config = run.config
     strategy = validate_strategy(candidate.strategy, run.methods, run.spec)
     run.progress.phase(f"rebuilding {candidate_id}: {strategy.describe()}")
     model = run.apply(strategy)
@@ -68,12 +65,6 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
-
-
-def result_config(run_dir: Path) -> dict[str, Any]:
-    from acf.store import read_json
-
-    return read_json(run_dir / "run_config.json")
 
 
 PROBES = ["Question: Tom has 3 apples and buys 5 more. How many apples does he have?\nAnswer:",
