@@ -41,6 +41,7 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
              run_dir: str | Path | None = None, resume: bool = False, constraints: list[str] | None = None,
              reward: str = "balanced", weights: dict[str, float] | None = None,
              objectives: list[str] | None = None, methods: list[str] | None = None, max_steps: int = 2,
+             strategies: list[dict[str, Any]] | None = None,
              evaluators: list[str] | None = None, evaluator_options: dict[str, dict[str, Any]] | None = None,
              episode_budget_s: float | None = None, episode_timeout_s: float | None = None,
              device: str = "auto", dtype: str = "auto",
@@ -51,7 +52,7 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
     config = RunConfig(
         model=model, dataset=dataset, episodes=episodes, searcher=searcher, seed=seed, reward=reward,
         weights=weights or {}, objectives=objectives or [], constraints=constraints or [], methods=methods or [],
-        max_steps=max_steps, evaluators=evaluators or [], evaluator_options=evaluator_options or {},
+        max_steps=max_steps, strategies=strategies or [], evaluators=evaluators or [], evaluator_options=evaluator_options or {},
         episode_budget_s=episode_budget_s, episode_timeout_s=episode_timeout_s, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
     )
     if run_dir is None:
@@ -99,6 +100,21 @@ def load_run(run_dir: str | Path) -> CompressResult:
     frontier = Frontier.model_validate(store.read("pareto_frontier.json"))
     candidates = [Candidate.model_validate(r) for r in store.finished_episodes()]
     return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=candidates)
+
+
+def find_candidate(run_dir: str | Path, candidate_id: str | None = None) -> Candidate:
+    """A finished, ok candidate of a run (default: the recommended pick), or a clear error."""
+    from acf.errors import RunStoreError
+
+    result = load_run(run_dir)
+    candidate_id = candidate_id or result.frontier.recommended
+    candidate = next((c for c in result.candidates if c.id == candidate_id), None)
+    if candidate is None:
+        known = ", ".join(c.id for c in result.candidates if c.status == "ok") or "none"
+        raise RunStoreError(f"{run_dir} has no candidate {candidate_id!r}; finished candidates: {known}")
+    if candidate.status != "ok":
+        raise RunStoreError(f"candidate {candidate_id} {candidate.status} ({candidate.reason}); only ok candidates can be used")
+    return candidate
 
 
 def _reporter(progress: bool | Progress) -> Progress:

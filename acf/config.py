@@ -19,6 +19,8 @@ class RunConfig(BaseModel):
     constraints: list[str] = Field(default_factory=list)
     methods: list[str] = Field(default_factory=list, description="empty: every registered method that applies")
     max_steps: int = 2
+    strategies: list[dict[str, Any]] = Field(
+        default_factory=list, description="strategies to try first (as given), before the searcher's own")
     evaluators: list[str] = Field(default_factory=list, description="empty: the task, size, latency and memory")
     evaluator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     episode_budget_s: float | None = Field(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import gc
-import json
 import signal
 import threading
 import time
@@ -23,9 +23,10 @@ from acf.measure import Measurement
 from acf.objectives import Constraint, Metric, check_constraints, gain
 from acf.plugins import registry
 from acf.progress import Progress
+from acf.proposals import Proposer, normal
 from acf.resources import free_disk_bytes, free_memory_bytes, hardware_id, model_bytes
 from acf.reward import reward
-from acf.search_space import enumerate_pipelines, point_to_strategy, strategy_space
+from acf.search_space import enumerate_pipelines, point_to_strategy, strategy_space, strategy_to_point
 from acf.spec import infer_spec
 from acf.store import EvalCache, RunLock, RunStore
 from acf.strategy import Strategy, validate_strategy
@@ -37,8 +38,6 @@ MEMORY_HEADROOM = 0.9
 # Default per-episode budget of estimated compression seconds, and how much faster a GPU runs the estimates.
 DEFAULT_EPISODE_BUDGET_S = {"cpu": 30.0, "cuda": 900.0}
 GPU_SPEEDUP = 20.0
-# How many over-budget proposals the searcher may make in a row before an episode is skipped.
-MAX_REDRAWS = 50
 
 
 class Skipped(Exception):
@@ -130,6 +129,7 @@ class Run:
         self.weights = {**preset.weights(self.objectives), **cfg.weights}
         pipelines = enumerate_pipelines(self.methods, cfg.max_steps)
         self.space = strategy_space(self.methods, self.spec, pipelines)
+        self.given = [self._given_point(i, raw) for i, raw in enumerate(cfg.strategies, 1)]
         self._check_memory_for_base()
         self.ctx = Context(
             spec=self.spec, device=self.device, seed=cfg.seed, progress=self.progress,
@@ -141,6 +141,16 @@ class Run:
         self.spec.path = str(self.local_path)
         for ev in self.evaluators:
             ev.prepare(self.ctx)
+
+    def _given_point(self, number: int, raw: dict[str, Any]) -> dict[str, Any]:
+        """A user's --strategy, validated against this run's methods and model, as a searcher point."""
+        try:
+            strategy = validate_strategy(Strategy.model_validate(raw), self.methods, self.spec)
+        except StrategyError as exc:
+            raise StrategyError(f"--strategy {number}: {exc}") from None
+        if len(strategy.steps) > self.config.max_steps:
+            raise StrategyError(f"--strategy {number} has {len(strategy.steps)} steps, more than --max-steps {self.config.max_steps}")
+        return normal(strategy_to_point(strategy))
 
     def _check_run_dir(self) -> None:
         if self.resume:
@@ -231,6 +241,7 @@ class Run:
     def execute(self) -> Frontier:
         self.store.create()
         self._lock.acquire()
+        self.store.remove_partial_writes()  # only the lock holder may: another writer's temp files are live
         try:
             return self._execute()
         finally:
@@ -242,20 +253,18 @@ class Run:
         if not self.resume:
             self.store.write("run_config.json", cfg.model_dump(mode="json"))
         self.store.write("model_spec.json", self.spec.model_dump(mode="json"))
-        self.fingerprint = fingerprint(self.local_path)
-        self.hardware = hardware_id(self.device)
         self.progress.start(total=cfg.episodes, title=f"{cfg.model} on {cfg.dataset}")
         try:
             self.progress.episode(0, "baseline")
-            self.baseline, _ = self._measure(None)
+            self.baseline, _ = self.measure(None)
             self.store.write("baseline.json", {k: v.model_dump() for k, v in self.baseline.items()})
             searcher = self.searcher_cls(self.space, num_objectives=len(self.objectives), budget=cfg.episodes, seed=cfg.seed)
-            self._replay(searcher)
+            proposer = Proposer(searcher, self._refuse, given=self.given)
+            self._replay(proposer)
             for episode in range(len(self.candidates) + 1, cfg.episodes + 1):
-                point = self._propose(searcher)
+                point = proposer.ask()
                 candidate = self._episode(episode, point)
-                violation = sum(candidate.violations.values())
-                searcher.tell(point, candidate.losses, violation)
+                proposer.tell(point, candidate.losses, sum(candidate.violations.values()))
                 self.progress.advance()
         finally:
             self.progress.stop()
@@ -263,37 +272,31 @@ class Run:
         self._write_final(frontier, time.time() - started)
         return frontier
 
-    def _replay(self, searcher) -> None:
+    def _replay(self, proposer: Proposer) -> None:
         """Rebuild the searcher's state from finished episodes: same asks, same tells, no model work."""
         for result in self.store.finished_episodes():
             candidate = Candidate.model_validate(result)
-            point = self._propose(searcher)
-            if _normal(point) != _normal(candidate.point):
+            point = proposer.ask()
+            if point != normal(candidate.point):
                 raise RunStoreError(
                     f"cannot resume {self.store.dir}: the searcher no longer proposes episode {candidate.episode}'s "
                     "strategy (was acf or a plugin upgraded?)"
                 )
-            searcher.tell(point, candidate.losses, sum(candidate.violations.values()))
+            proposer.tell(point, candidate.losses, sum(candidate.violations.values()))
             self.candidates.append(candidate)
             self.progress.advance()
 
-    def _propose(self, searcher) -> dict[str, Any]:
-        """The searcher's next point within the episode budget: over-budget proposals are told back as failures
-        without costing an episode (deterministic, so a resumed run replays them identically)."""
-        point = searcher.ask()
-        for _ in range(MAX_REDRAWS):
-            try:
-                strategy = validate_strategy(point_to_strategy(_normal(point)), self.methods, self.spec)
-            except StrategyError:
-                return point  # recorded as a skipped episode
-            if self.over_budget(strategy) is None:
-                return point
-            searcher.tell(point, None, 0.0)
-            point = searcher.ask()
-        return point
+    def _refuse(self, point: dict[str, Any]) -> str | None:
+        """Why a proposal should not cost an episode: over the episode budget (told back as a failure).
+        An invalid strategy is let through, to be recorded as a skipped episode."""
+        try:
+            strategy = validate_strategy(point_to_strategy(point), self.methods, self.spec)
+        except StrategyError:
+            return None
+        return self.over_budget(strategy)
 
     def _episode(self, number: int, point: dict[str, Any]) -> Candidate:
-        point = _normal(point)
+        point = normal(point)
         strategy = point_to_strategy(point)
         self.progress.episode(number, strategy.describe())
         self.store.write_episode(number, "strategy.json", {"point": point, **strategy.model_dump(mode="json")})
@@ -303,7 +306,7 @@ class Run:
             strategy = validate_strategy(strategy, self.methods, self.spec)
             fields["strategy"] = strategy
             with deadline(self.config.episode_timeout_s):
-                measurements, cached = self._measure(strategy)
+                measurements, cached = self.measure(strategy)
             missing = [m.name for m in self.objectives if m.name not in measurements]
             if missing:
                 raise AcfError(f"evaluators returned no {', '.join(missing)}")
@@ -339,7 +342,17 @@ class Run:
         return build_frontier(self.candidates, self.objectives, self.baseline)
 
     # ---------------------------------------------------------------- measuring
-    def _measure(self, strategy: Strategy | None) -> tuple[dict[str, Measurement], bool]:
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        return fingerprint(self.local_path)
+
+    @functools.cached_property
+    def hardware(self) -> str:
+        return hardware_id(self.device)
+
+    def measure(self, strategy: Strategy | None) -> tuple[dict[str, Measurement], bool]:
+        """Every evaluator's measurements of the base model (None) or a strategy, from the cache where it has them;
+        the second value says whether all came from the cache."""
         skey = strategy.key() if strategy is not None else "baseline"
         results: dict[str, Measurement] = {}
         missing = []
@@ -405,14 +418,13 @@ class Run:
         })
 
 
-def _normal(point: dict[str, Any]) -> dict[str, Any]:
-    """A point as JSON would give it back (numpy scalars → Python, tuples → lists)."""
-    return json.loads(json.dumps(point, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+# What torch's CPU allocator says when an allocation fails (it raises RuntimeError, not MemoryError).
+OOM_TEXTS = ("can't allocate memory", "not enough memory")
 
 
 def _describe_failure(exc: BaseException) -> str:
     name = type(exc).__name__
-    if isinstance(exc, MemoryError) or "OutOfMemory" in name:
+    if isinstance(exc, MemoryError) or "OutOfMemory" in name or any(t in str(exc) for t in OOM_TEXTS):
         return f"out of memory: {exc}".strip()
     return f"{name}: {exc}"
 

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from acf.errors import AcfError, RunStoreError
+from acf.errors import AcfError
 from acf.progress import Progress
 
 
@@ -24,19 +24,13 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
     `save_pretrained` (compressed-tensors for llm-compressor results), given a model card, and reloaded with
     `AutoModelForCausalLM.from_pretrained` to check that it gives the same logits.
     """
-    from acf.api import load_run, open_run
+    from acf.api import find_candidate, open_run
     from acf.loading import quiet_progress_bars
     from acf.strategy import validate_strategy
 
     run_dir, out = Path(run_dir), Path(out)
-    result = load_run(run_dir)
-    candidate_id = candidate_id or result.frontier.recommended
-    candidate = next((c for c in result.candidates if c.id == candidate_id), None)
-    if candidate is None:
-        known = ", ".join(c.id for c in result.candidates if c.status == "ok") or "none"
-        raise RunStoreError(f"{run_dir} has no candidate {candidate_id!r}; finished candidates: {known}")
-    if candidate.status != "ok":
-        raise RunStoreError(f"candidate {candidate_id} {candidate.status} ({candidate.reason}); only ok candidates export")
+    candidate = find_candidate(run_dir, candidate_id)
+    candidate_id = candidate.id
     if out.exists() and any(out.iterdir()):
         raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
     run = open_run(run_dir, progress=progress or False)

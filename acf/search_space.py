@@ -46,3 +46,11 @@ def point_to_strategy(point: dict[str, Any]) -> Strategy:
         prefix = f"{method}."
         steps.append(Step(method=method, params={k[len(prefix):]: v for k, v in point.items() if k.startswith(prefix)}))
     return Strategy(steps=steps)
+
+
+def strategy_to_point(strategy: Strategy) -> dict[str, Any]:
+    """The searcher's point for a (validated) strategy: the inverse of `point_to_strategy`."""
+    point: dict[str, Any] = {PIPELINE: "+".join(strategy.pipeline)}
+    for step in strategy.steps:
+        point.update({f"{step.method}.{k}": v for k, v in step.params.items()})
+    return point

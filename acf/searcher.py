@@ -15,6 +15,9 @@ class Searcher:
     -1 is the uncompressed baseline. `losses=None` means the candidate failed or was skipped.
     `violation` (>0) says how far it is from meeting the hard constraints.
 
+    `tell` may also be called with a point `ask` never returned: a strategy the user asked to try first
+    (`--strategy`). Learn from it or ignore it.
+
     Determinism contract: constructed with the same arguments and told the same history, a searcher asks
     the same points; `acf` resumes a run by replaying the recorded asks and tells (no model work)::
 

@@ -110,6 +110,13 @@ class RunStore:
         except OSError as exc:
             raise RunStoreError(f"cannot write to run directory {self.dir}: {exc.strerror or exc}") from None
 
+    def remove_partial_writes(self) -> list[Path]:
+        """Delete temporary files a killed writer left behind (`.NAME.*.tmp`; the real file is intact)."""
+        stale = [p for p in [*self.dir.glob(".*.tmp"), *self.dir.glob("episode_*/.*.tmp")] if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
+
     def write(self, name: str, data: Any) -> None:
         atomic_write_json(self.dir / name, data)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -38,6 +39,33 @@ class Strategy(BaseModel):
 
     def describe(self) -> str:
         return " → ".join(s.describe() for s in self.steps) or "baseline"
+
+
+def load_strategies(path: str | Path) -> list[Strategy]:
+    """Strategies from a JSON file: one `{"steps": [{"method": ..., "params": {...}}]}` or a list of them."""
+    from pydantic import ValidationError
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise StrategyError(f"cannot read strategy file {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StrategyError(f"{path} is not valid JSON: {exc}") from None
+    items = data if isinstance(data, list) else [data]
+    strategies = []
+    for i, item in enumerate(items, 1):
+        unknown = sorted(set(item) - {"steps"}) if isinstance(item, dict) else []
+        if unknown:
+            raise StrategyError(f"{path}: strategy {i} has unknown key(s) {', '.join(unknown)}; expected only \"steps\"")
+        try:
+            strategies.append(Strategy.model_validate(item))
+        except ValidationError as exc:
+            where = ".".join(str(x) for x in exc.errors()[0]["loc"]) or "top level"
+            raise StrategyError(
+                f"{path}: strategy {i} is not {{\"steps\": [{{\"method\": ..., \"params\": {{...}}}}]}} "
+                f"({where}: {exc.errors()[0]['msg']})"
+            ) from None
+    return strategies
 
 
 def _short(v: Any) -> str:

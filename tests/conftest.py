@@ -36,9 +36,12 @@ def my_plugin():
 
 @pytest.fixture
 def plugin_site(tmp_path) -> Path:
+    return make_plugin_site(tmp_path / "site")
+
+
+def make_plugin_site(site: Path) -> Path:
     """A folder to put on PYTHONPATH that installs tests/plugins/my_plugin.py as entry point `my_plugin`."""
-    site = tmp_path / "site"
-    site.mkdir()
+    site.mkdir(parents=True)
     (site / "acf_test_plugin.py").write_text((TESTS / "plugins" / "my_plugin.py").read_text())
     dist = site / "acf_test_plugin-0.1.dist-info"
     dist.mkdir()

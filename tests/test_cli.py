@@ -26,7 +26,7 @@ def test_help_and_plugins_list_do_not_import_torch():
 @pytest.mark.parametrize("args,message", [
     (["compress", "no-such-alias", "-d", "gsm8k"], "is not a model alias, a folder or a Hub id"),
     (["compress", "./missing/folder", "-d", "gsm8k"], "no model folder at ./missing/folder"),
-    (["compress", "{tiny}", "-d", "squad"], "unknown dataset 'squad'; available: gsm8k, perplexity"),
+    (["compress", "{tiny}", "-d", "squad"], "unknown dataset 'squad'; available: bbh, commonsenseqa, gsm8k, humaneval, perplexity"),
     (["compress", "{tiny}", "-d", "gsm8k", "-c", "size_mb=<3"], "cannot parse constraint"),
     (["compress", "{tiny}", "-d", "gsm8k", "-c", "speed>=3"], "unknown metric 'speed'"),
     (["compress", "{tiny}", "-d", "gsm8k", "--searcher", "annealing"], "unknown searcher 'annealing'"),
@@ -52,6 +52,17 @@ def test_help_and_plugins_list_do_not_import_torch():
     (["compress", "{huge}", "-d", "gsm8k"], "GiB to load on cpu, but only"),
     (["compress", "{remote}", "-d", "gsm8k"], "needs trust_remote_code to load"),
     (["compress", "{tiny}", "-d", "gsm8k", "-m", "costly", "--episode-budget", "0.5"], "fastest setting needs about 1 s"),
+    (["eval", "{tiny}", "--tasks", "gsm8k,speedometer"], "unknown evaluator 'speedometer'"),
+    (["eval", "{tiny}", "--tasks", "gsm8k", "--fidelity", "perfect"], "evaluator gsm8k has no fidelity 'perfect'"),
+    (["eval", "{tiny}", "--tasks", "commonsenseqa", "--data-path", "{bad_schema}"], "missing question, choices, answerKey"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{s_range}"], "--strategy 1: step 1 (rtn): bits"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{s_order}"], "invalid step order rtn → magnitude"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{s_method}"], "--strategy 1: step 1: unknown method 'gptq9'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{s_shape}"], "strategy 1 is not {"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{bad_schema}"], "strategy 1 has unknown key(s) completion, prompt"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{a_json}"], "is not valid JSON"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{tmp}/none.json"], "cannot read strategy file"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{s_long}", "--max-steps", "1"], "more than --max-steps 1"),
 ])
 def test_bad_input_is_one_clear_line_and_exit_2(args, message, acf_cli, acf_tiny_model, gsm8k_file, tmp_path,
                                                 monkeypatch, my_plugin):
@@ -68,8 +79,18 @@ def test_bad_input_is_one_clear_line_and_exit_2(args, message, acf_cli, acf_tiny
                                                     "auto_map": {"AutoModelForCausalLM": "modeling.Mine"}}))
     a_file = tmp_path / "a-file"
     a_file.write_text("")
+    strategies = {
+        "s_range": {"steps": [{"method": "rtn", "params": {"bits": 12}}]},
+        "s_order": [{"steps": [{"method": "rtn"}, {"method": "magnitude"}]}],
+        "s_method": {"steps": [{"method": "gptq9"}]},
+        "s_shape": {"steps": "rtn"},
+        "s_long": {"steps": [{"method": "magnitude"}, {"method": "rtn"}]},
+    }
+    (tmp_path / "a_json.json").write_text("{not json")
+    for name, content in strategies.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(content))
     args = [a.format(tiny=acf_tiny_model, tmp=tmp_path, bad_schema=bad_schema, data=gsm8k_file, file=a_file,
-                     huge=huge, remote=remote) for a in args]
+                     huge=huge, remote=remote, a_json=tmp_path / "a_json.json", **{k: tmp_path / f"{k}.json" for k in strategies}) for a in args]
     code, out, err = acf_cli(args)
     assert code == 2, (out, err)
     first = err.splitlines()[0]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -12,6 +13,8 @@ import pytest
 
 import acf
 from acf.store import RunLock
+
+from conftest import make_plugin_site
 
 
 def run(tiny, data, run_dir, **kw):
@@ -100,6 +103,21 @@ def test_failing_and_infeasible_steps_are_recorded_and_the_run_goes_on(acf_tiny_
     assert {c.id for c in result.frontier.candidates} <= {c.id for c in result.candidates if c.status == "ok"}
 
 
+def test_raising_out_of_memory_and_hanging_steps_fail_their_episode_and_the_searcher_hears_it(
+        acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
+    my_plugin.Recorder.told.clear()
+    result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", methods=["explode", "hog", "nap", "rtn"], max_steps=1,
+                 searcher="recorder", episodes=4, episode_timeout_s=1.0, evaluators=["size"])
+    reasons = {c.strategy.steps[0].method: (c.status, c.reason) for c in result.candidates}
+    assert reasons["explode"] == ("failed", "RuntimeError: boom: this step always fails")
+    assert reasons["hog"][0] == "failed" and reasons["hog"][1].startswith("out of memory:")
+    assert reasons["nap"] == ("failed", "EpisodeTimeout: timed out after 1 s")
+    assert reasons["rtn"][0] == "ok"
+    told = {point["pipeline"]: losses for point, losses, _ in my_plugin.Recorder.told}
+    assert told["explode"] is None and told["hog"] is None and told["nap"] is None  # "bad" to the searcher
+    assert told["rtn"] is not None and len(told["rtn"]) == 2
+
+
 def test_resume_after_crash_gives_the_same_frontier(acf_tiny_model, gsm8k_file, tmp_path):
     full = run(acf_tiny_model, gsm8k_file, tmp_path / "full")
     crashed = tmp_path / "crashed"
@@ -135,37 +153,84 @@ def test_a_locked_run_directory_is_refused(acf_tiny_model, gsm8k_file, tmp_path)
         lock.release()
 
 
-def test_sigkill_mid_episode_then_resume(acf_tiny_model, gsm8k_file, tmp_path, plugin_site):
-    """A real `acf compress` process is killed with SIGKILL during episode 3's evaluation, then resumed."""
-    args = [str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file), "--limit", "12", "-n", "5", "-m", "rtn", "-m", "magnitude",
-            "--seed", "0", "-e", "size", "-e", "slow", "--eval-option", "slow.seconds=0.4", "--quiet"]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(plugin_site), os.environ.get("PYTHONPATH")]))}
-    reference = subprocess.run([sys.executable, "-m", "acf", "compress", *args, "--run-dir", str(tmp_path / "ref")],
-                               env={**env, "ACF_CACHE_DIR": str(tmp_path / "cache-ref")}, capture_output=True, text=True, timeout=300)
-    assert reference.returncode == 0, reference.stderr
-    env["ACF_CACHE_DIR"] = str(tmp_path / "cache-killed")
+KILL_ARGS = ["-d", "gsm8k", "--limit", "12", "-n", "5", "-m", "rtn", "-m", "magnitude", "--seed", "0",
+             "-e", "size", "-e", "slow", "--eval-option", "slow.seconds=0.2", "--quiet"]
+
+
+def acf_process(args, env, **kw):
+    return subprocess.run([sys.executable, "-m", "acf", *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+
+
+def frontier_of(run_dir):
+    f = json.loads((run_dir / "pareto_frontier.json").read_text())
+    return [(c["id"], c["strategy"], {k: c["measurements"][k]["value"] for k in ("gsm8k_loglik", "size_mb")})
+            for c in f["candidates"]]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(acf_tiny_model, gsm8k_file, tmp_path_factory):
+    """The reference: the same `acf compress` process, never killed."""
+    root = tmp_path_factory.mktemp("reference")
+    env = {**os.environ, "PYTHONPATH": str(make_plugin_site(root / "site")), "ACF_CACHE_DIR": str(root / "cache")}
+    proc = acf_process(["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS,
+                        "--run-dir", str(root / "run")], env)
+    assert proc.returncode == 0, proc.stderr
+    return root / "run"
+
+
+@pytest.mark.parametrize("kill", [
+    "apply:3",                          # inside episode 3's compression step
+    "evaluate:4",                       # inside episode 3's size evaluation (the baseline is the 1st)
+    "write:episode_003/result.json",    # the result is written to a temporary file, not yet renamed
+    "write:pareto_frontier.json",       # the frontier after episode 1, half-written
+    "random:0", "random:1",             # a real SIGKILL from outside at a seeded random moment
+])
+def test_sigkill_then_resume_finishes_with_the_same_frontier(kill, acf_tiny_model, gsm8k_file, tmp_path, uninterrupted):
+    env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site")), "ACF_CACHE_DIR": str(tmp_path / "cache")}
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "acf", "compress", *args, "--run-dir", str(run_dir)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (run_dir / "episode_003" / "strategy.json").exists():
-        assert proc.poll() is None and time.time() < deadline, "the run ended before episode 3 started"
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run_dir / "final_results.json").exists()
-    finished = json.loads((run_dir / "episode_002" / "result.json").read_text())
-    resumed = subprocess.run([sys.executable, "-m", "acf", "resume", str(run_dir), "--quiet"], env=env,
-                             capture_output=True, text=True, timeout=300)
+    args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(run_dir)]
+    if kill.startswith("random:"):
+        proc = subprocess.Popen([sys.executable, "-m", "acf", *args], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while not (run_dir / "run_config.json").exists():  # started: torch imported, model being set up
+            assert proc.poll() is None, "the run ended before it wrote its config"
+            time.sleep(0.01)
+        time.sleep(random.Random(int(kill[7:])).uniform(0.0, 2.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    else:
+        proc = acf_process(args, {**env, "MY_PLUGIN_KILL": kill})
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+    finished = {p.parent.name: p.read_text() for p in sorted(run_dir.glob("episode_*/result.json"))}
+    resumed = acf_process(["resume", str(run_dir), "--quiet"], env)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads((run_dir / "episode_002" / "result.json").read_text()) == finished  # kept, not re-run
+    for name, text in finished.items():  # every finished episode kept as it was, not re-run
+        assert (run_dir / name / "result.json").read_text() == text
+    assert frontier_of(run_dir) == frontier_of(uninterrupted)
+    assert sorted(p.name for p in run_dir.glob("episode_*")) == [f"episode_{i:03d}" for i in range(1, 6)]
+    assert not list(run_dir.glob("**/.*.tmp")), "the killed writer's temporary file is cleaned up"
 
-    def signature(d):
-        f = json.loads((d / "pareto_frontier.json").read_text())
-        return [(c["id"], c["strategy"], {k: c["measurements"][k]["value"] for k in ("gsm8k_loglik", "size_mb")})
-                for c in f["candidates"]]
 
-    assert signature(run_dir) == signature(tmp_path / "ref")
+def test_a_second_process_on_the_same_run_dir_is_refused(acf_tiny_model, gsm8k_file, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site"))}
+    run_dir = tmp_path / "run"
+    args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(run_dir)]
+    first = subprocess.Popen([sys.executable, "-m", "acf", *args[:-2], "-n", "3", "--eval-option", "slow.seconds=1",
+                              "--run-dir", str(run_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not (run_dir / "episode_001").exists():
+        assert first.poll() is None, first.communicate()
+        time.sleep(0.01)
+    for second in (args, ["resume", str(run_dir)]):
+        proc = acf_process(second, env)
+        assert proc.returncode == 2
+        assert proc.stderr.splitlines()[0].startswith("Error: ") and ("in use by pid" in proc.stderr or
+                                                                      "already holds a run" in proc.stderr), proc.stderr
+        assert "Traceback" not in proc.stderr
+    assert first.wait(timeout=300) == 0, first.communicate()
+    final = json.loads((run_dir / "final_results.json").read_text())
+    assert final["episodes"] == {"ok": 3, "failed": 0, "skipped": 0}
+    for i in (1, 2, 3):
+        json.loads((run_dir / f"episode_{i:03d}" / "result.json").read_text())
 
 
 def test_an_episode_past_its_timeout_fails_and_the_run_goes_on(acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
@@ -189,3 +254,14 @@ def test_resume_recovers_from_a_truncated_result(acf_tiny_model, gsm8k_file, tmp
         resumed = acf.resume(tmp_path / "run")
     assert frontier_signature(resumed) == frontier_signature(full)
     assert json.loads(result.read_text())["id"] == "ep003"  # rewritten whole
+
+
+def test_a_corrupt_frontier_is_named_and_resume_rebuilds_it(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
+    full = run(acf_tiny_model, gsm8k_file, tmp_path / "run", episodes=3)
+    frontier = tmp_path / "run" / "pareto_frontier.json"
+    frontier.write_text('{"objectives": [')
+    code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run")])
+    assert code == 2 and err.startswith(f"Error: {frontier} is corrupt or truncated"), err
+    resumed = acf.resume(tmp_path / "run")
+    assert frontier_signature(resumed) == frontier_signature(full)
+    assert json.loads(frontier.read_text())["hypervolume"] == full.frontier.hypervolume

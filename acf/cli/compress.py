@@ -30,6 +30,7 @@ def compress(
     objective: list[str] = typer.Option([], "--objective", help="frontier objective (repeat); default: task metric and size_mb"),
     method: list[str] = typer.Option([], "--method", "-m", help="restrict to these methods (repeat)"),
     max_steps: int = typer.Option(2, "--max-steps", help="longest pipeline of methods"),
+    strategy: list[Path] = typer.Option([], "--strategy", help="JSON file of strategies to try first (repeat)"),
     evaluator: list[str] = typer.Option([], "--evaluator", "-e", help="cost evaluators (repeat); default: size, latency, memory"),
     limit: Optional[int] = typer.Option(None, help="task examples to score (task evaluator's 'limit')"),
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local task data (.jsonl/.json/.parquet/.arrow)"),
@@ -44,7 +45,9 @@ def compress(
 ) -> None:
     """Search for the best compressed versions of MODEL on a task."""
     import acf.api as api
+    from acf.strategy import load_strategies
 
+    given = [s.model_dump(mode="json") for path in strategy for s in load_strategies(path)]
     options = parse_eval_options(eval_option)
     task_options = options.setdefault(dataset, {})
     if limit is not None:
@@ -56,7 +59,7 @@ def compress(
     result = api.compress(
         model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
         constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
-        max_steps=max_steps, evaluators=evaluator, evaluator_options=options, episode_budget_s=episode_budget,
+        max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options, episode_budget_s=episode_budget,
         episode_timeout_s=timeout,
         device=device, dtype=dtype,
         trust_remote_code=trust_remote_code, progress=not quiet,

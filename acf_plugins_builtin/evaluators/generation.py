@@ -10,8 +10,9 @@ BATCH = 8
 
 
 def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_new_tokens: int,
-                    stop: Sequence[str] = (), progress=None) -> list[str]:
-    """Greedy continuations of `prompts`, each cut at the first stop string."""
+                    stop: Sequence[str] = (), progress=None, temperature: float = 0.0) -> list[str]:
+    """Continuations of `prompts`, each cut at the first stop string: greedy, or sampled when `temperature` > 0
+    (seed torch first for reproducible samples)."""
     import torch
 
     device = model_device(model)
@@ -24,7 +25,8 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_n
             batch = order[start:start + BATCH]
             enc = tokenizer([prompts[i] for i in batch], return_tensors="pt", padding=True).to(device)
             with torch.inference_mode():
-                out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                sampling = {"do_sample": True, "temperature": temperature, "top_p": 0.95} if temperature > 0 else {"do_sample": False}
+                out = model.generate(**enc, max_new_tokens=max_new_tokens, **sampling,
                                      pad_token_id=tokenizer.pad_token_id, stop_strings=list(stop) or None,
                                      tokenizer=tokenizer)
             for row, i in enumerate(batch):

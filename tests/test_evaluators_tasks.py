@@ -1,0 +1,197 @@
+"""CommonsenseQA, TruthfulQA, HumanEval (with its sandbox), BBH, throughput, energy and `acf eval`."""
+
+import json
+import math
+
+import pytest
+
+from acf.context import Context
+from acf.loading import load_model, load_tokenizer
+from acf.spec import infer_spec
+from acf_plugins_builtin.evaluators import humaneval as he
+from acf_plugins_builtin.evaluators.bbh import BBH, extract, macro
+from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
+from acf_plugins_builtin.evaluators.energy import Energy
+from acf_plugins_builtin.evaluators.sandbox import run_program
+from acf_plugins_builtin.evaluators.scoring import choice_logprobs, continuation_logprobs
+from acf_plugins_builtin.evaluators.throughput import Throughput
+from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
+from acf.measure import Measurement
+
+
+@pytest.fixture(scope="module")
+def tiny(acf_tiny_model):
+    spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny")
+    tok = load_tokenizer(acf_tiny_model)
+    return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok)
+
+
+CSQA = [
+    {"question": "Where do you keep milk cold?", "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]}, "answerKey": "A"},
+    {"question": "What do birds use to fly?", "choices": {"label": list("ABCDE"), "text": ["wheels", "wings", "fins", "roots", "hats"]}, "answerKey": "B"},
+    {"question": "What melts in the sun?", "choices": {"label": list("ABCDE"), "text": ["rock", "glass", "ice cream", "iron", "wood"]}, "answerKey": "C"},
+    {"question": "Where do fish live?", "choices": {"label": list("ABCDE"), "text": ["tree", "sky", "desert", "water", "attic"]}, "answerKey": "D"},
+] * 2
+
+
+@pytest.mark.parametrize("budget", [16, 64, 1024])
+def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget):
+    model, ctx = tiny
+    items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
+             ("Question: a much longer context, with many more words in it than the first one?\nAnswer:",
+              [" yes", " no", " maybe so", " certainly not at all", " x"])]
+    shared = choice_logprobs(model, ctx.tokenizer, items, tokens_per_batch=budget)
+    alone = continuation_logprobs(model, ctx.tokenizer, [(c, ch) for c, chs in items for ch in chs])
+    flat = [x for row in shared for x in row]
+    assert [n for _, n in flat] == [n for _, n in alone]
+    for (a, _), (b, _) in zip(flat, alone):
+        assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_commonsenseqa_accuracy_is_the_argmax_of_choice_loglikelihoods(tiny, tmp_path):
+    model, ctx = tiny
+    path = tmp_path / "csqa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in CSQA))
+    ev = CommonsenseQA(data_path=str(path))
+    out = ev.evaluate(model, ctx, "full")
+    items = ev.items_for(ctx, "full")
+    assert len(items) == 6  # 8 records, the last 15% held out for calibration
+    hits = hits_norm = 0
+    for context, choices, gold in items:
+        lls = [lp for lp, _ in continuation_logprobs(model, ctx.tokenizer, [(context, c) for c in choices])]
+        hits += lls.index(max(lls)) == gold
+        normed = [lp / len(c.encode()) for lp, c in zip(lls, choices)]
+        hits_norm += normed.index(max(normed)) == gold
+    assert out["commonsenseqa_acc"].value == hits / 6 and out["commonsenseqa_acc"].n == 6
+    assert out["commonsenseqa_acc_norm"].value == hits_norm / 6
+    assert ev.evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 6  # subset (100) > items
+    assert CommonsenseQA(data_path=str(path), subset=2).evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 2
+    assert ev.calibration_texts(ctx, 5)[0] == "Question: What melts in the sun?\nAnswer: ice cream"  # held out
+
+
+def test_truthfulqa_mc1_and_mc2_by_hand(tiny, tmp_path):
+    model, ctx = tiny
+    records = [{"question": f"Is the moon made of cheese {i}?",
+                "mc1_targets": {"choices": ["No.", "Yes.", "Only on Sundays."], "labels": [1, 0, 0]},
+                "mc2_targets": {"choices": ["No.", "It is rock.", "Yes."], "labels": [1, 1, 0]}} for i in range(3)]
+    path = tmp_path / "tqa.json"
+    path.write_text(json.dumps(records))
+    ev = TruthfulQA(data_path=str(path))
+    out = ev.evaluate(model, ctx, "full")
+    mc1 = []
+    mc2 = []
+    for context, choices, (split, _, labels2) in ev.items_for(ctx, "full"):
+        lls = [lp for lp, _ in continuation_logprobs(model, ctx.tokenizer, [(context, c) for c in choices])]
+        mc1.append(lls[:split].index(max(lls[:split])) == 0)
+        p = [math.exp(x) for x in lls[split:]]
+        mc2.append((p[0] + p[1]) / sum(p))
+    assert out["truthfulqa_mc1"].value == sum(mc1) / len(mc1)
+    assert out["truthfulqa_mc2"].value == pytest.approx(sum(mc2) / len(mc2), rel=1e-6)
+    assert out["truthfulqa_mc2"].low <= out["truthfulqa_mc2"].value <= out["truthfulqa_mc2"].high
+
+
+def test_the_164_canonical_humaneval_solutions_pass_in_the_sandbox():
+    problems = he.HumanEval._packaged()
+    assert problems is not None and len(problems) == 164
+    passed = he.execute([he.program(p, p["canonical_solution"]) for p in problems], timeout=20)
+    assert sum(passed) == 164
+    # and a wrong completion fails its tests
+    assert he.execute([he.program(problems[0], "    return None\n")], timeout=20) == [False]
+
+
+def test_hostile_programs_are_contained_and_fail(tmp_path):
+    outside = tmp_path / "escaped.txt"
+    hostile = {
+        "infinite loop": "while True:\n    pass\n",
+        "fork bomb": "import os\nwhile True:\n    os.fork()\n",
+        "write outside": f"open({str(outside)!r}, 'w').write('x')\n",
+        "rename outside": f"import os\nos.rename('program.py', {str(outside)!r})\n",
+        "network": "import socket\nsocket.create_connection(('127.0.0.1', 22), timeout=1)\n",
+        "raw network": "import _socket\n_socket.socket()\n",
+        "shell": f"import os\nos.system('touch {outside}')\n",
+        "native code": "import ctypes\nctypes.CDLL(None).system(b'true')\n",
+        "memory": "x = bytearray(8 * 2**30)\n",
+    }
+    for name, source in hostile.items():
+        outcome = run_program(source, timeout=2, memory_mb=512)
+        assert not outcome.passed, name
+    assert not outside.exists()
+    assert run_program("open('inside.txt', 'w').write('ok')\nassert open('inside.txt').read() == 'ok'\n").passed
+
+
+def test_pass_at_k_matches_hand_computed_values():
+    assert he.pass_at_k(5, 2, 1) == pytest.approx(0.4)
+    assert he.pass_at_k(5, 0, 1) == 0.0
+    assert he.pass_at_k(10, 3, 2) == pytest.approx(1 - 21 / 45)  # 1 - C(7,2)/C(10,2)
+    assert he.pass_at_k(3, 3, 2) == 1.0
+
+
+def test_humaneval_on_a_tiny_model_generates_and_executes(tiny, tmp_path):
+    model, ctx = tiny
+    problems = he.HumanEval._packaged()[:2]
+    path = tmp_path / "he.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    ev = he.HumanEval(data_path=str(path), max_new_tokens=8)
+    out = ev.evaluate(model, ctx, "generate")["humaneval_pass_at_1"]
+    assert out.n == 2 and out.value == 0.0 and out.high > 0  # random weights write no working code
+    sampled = he.HumanEval(data_path=str(path), max_new_tokens=8, samples=2).evaluate(model, ctx, "generate")
+    assert sampled["humaneval_pass_at_1"].n == 2
+    loglik = ev.evaluate(model, ctx, "loglik")["humaneval_loglik"]
+    assert loglik.n == 2 and loglik.value < 0
+
+
+def test_bbh_extracts_answers_and_macro_averages(tiny, tmp_path):
+    pytest.importorskip("lm_eval")  # the exemplars come from lm-eval's task files (in the dev extra)
+    assert extract("... So the answer is (B).") == "(B)"
+    assert extract("no marker") == "no marker"
+    m = macro([Measurement(value=0.5, low=0, high=1, n=4), Measurement(value=1.0, low=0, high=1, n=2)], "full")
+    half = 1.959963984540054 * math.sqrt((0.25 / 4 + 0) / 4)
+    assert m.value == 0.75 and m.low == pytest.approx(0.75 - half) and m.high == pytest.approx(0.75 + half) and m.n == 6
+    model, ctx = tiny
+    path = tmp_path / "bbh.jsonl"
+    rows = [{"task": "navigate", "input": "Take 1 step. Take 1 step back.", "target": "Yes"},
+            {"task": "boolean_expressions", "input": "True and False is", "target": "False"},
+            {"task": "boolean_expressions", "input": "not False is", "target": "True"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = BBH(data_path=str(path), max_new_tokens=4).evaluate(model, ctx, "full")
+    assert set(out) == {"bbh_exact_match", "bbh_navigate", "bbh_boolean_expressions"}
+    assert out["bbh_boolean_expressions"].n == 2 and out["bbh_exact_match"].n == 3
+    only = BBH(data_path=str(path), tasks="navigate", max_new_tokens=4).evaluate(model, ctx, "full")
+    assert set(only) == {"bbh_exact_match", "bbh_navigate"}
+    with pytest.raises(Exception, match="unknown BBH task"):
+        BBH(data_path=str(path), tasks="chess").prepare(Context(spec=ctx.spec))
+
+
+def test_throughput_and_energy(tiny):
+    model, ctx = tiny
+    out = Throughput(batch_sizes="1,2", repeats=2, new_tokens=4).evaluate(model, ctx, "full")
+    assert set(out) == {"throughput_tps_b1", "throughput_tps_b2", "throughput_tps"}
+    assert out["throughput_tps"].value == out["throughput_tps_b2"].value > 0
+    energy = Energy(repeats=2, new_tokens=4).evaluate(model, ctx, "full")["energy_j_per_token"]
+    assert energy.value > 0 and energy.low <= energy.value <= energy.high
+    from acf_plugins_builtin.evaluators.energy import EnergyCounter
+    from acf_plugins_builtin.evaluators.scoring import model_device
+
+    assert energy.estimated == (EnergyCounter(model_device(model)).source == "estimate")
+
+
+def test_acf_eval_a_model_and_a_run_candidate(acf_cli, acf_tiny_model, gsm8k_file, tmp_path):
+    import acf
+
+    code, out, err = acf_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,size", "--data-path", str(gsm8k_file),
+                              "--limit", "6", "--fidelity", "cheap", "--json", "-q"])
+    assert code == 0, err
+    data = json.loads(out)
+    assert {"gsm8k_loglik", "size_mb"} <= set(data["measurements"]) and data["measurements"]["gsm8k_loglik"]["n"] == 6
+    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=2, methods=["rtn"],
+                          evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+    ep = result.candidates[0]
+    code, out, err = acf_cli(["eval", f"{tmp_path / 'run'}:{ep.id}", "--tasks", "gsm8k", "--fidelity", "loglik",
+                              "--eval-option", "gsm8k.limit=6", "--eval-option", f"gsm8k.data_path={gsm8k_file}",
+                              "--json", "-q"])
+    assert code == 0, err
+    assert json.loads(out)["measurements"]["gsm8k_loglik"]["value"] == ep.measurements["gsm8k_loglik"].value
+    code, out, err = acf_cli(["eval", str(acf_tiny_model), "--tasks", "size,latency"])
+    assert code == 2 and "needs at least one task" in err
+    code, out, err = acf_cli(["eval", f"{tmp_path / 'run'}:ep099", "--tasks", "gsm8k"])
+    assert code == 2 and "has no candidate 'ep099'" in err
