@@ -25,6 +25,7 @@ class Candidate(BaseModel):
     cached: bool = False
     seconds: float = 0.0
     export_path: str | None = None
+    promoted: dict[str, Measurement] = Field(default_factory=dict, description="task metrics at the full fidelity")
 
     def value(self, metric: str) -> float:
         return self.measurements[metric].value

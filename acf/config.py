@@ -23,6 +23,7 @@ class RunConfig(BaseModel):
         default_factory=list, description="strategies to try first (as given), before the searcher's own")
     evaluators: list[str] = Field(default_factory=list, description="empty: the task, size, latency and memory")
     evaluator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    promote: int = Field(0, description="after the search, re-score this many promising candidates at the task's full fidelity")
     episode_budget_s: float | None = Field(
         None, description="most estimated seconds of compression work per episode; None: 30 on CPU, 900 on GPU")
     episode_timeout_s: float | None = Field(None, description="wall-clock limit of one episode (steps + evaluation)")

@@ -23,6 +23,7 @@ from acf.measure import Measurement
 from acf.objectives import Constraint, Metric, check_constraints, gain
 from acf.plugins import registry
 from acf.progress import Progress
+from acf.promotion import promotion_order, tied_ranking
 from acf.proposals import Proposer, normal
 from acf.resources import free_disk_bytes, free_memory_bytes, hardware_id, model_bytes
 from acf.reward import reward
@@ -269,8 +270,34 @@ class Run:
         finally:
             self.progress.stop()
         frontier = self._frontier()
-        self._write_final(frontier, time.time() - started)
+        promotion = self._promote(frontier) if cfg.promote > 0 else None
+        self._write_final(frontier, time.time() - started, promotion)
         return frontier
+
+    def _promote(self, frontier: Frontier) -> dict[str, Any] | None:
+        """Re-score the most promising candidates (and the baseline) at the task's full fidelity."""
+        full = self.task.fidelities[-1]
+        if full == self.fidelity[self.task.name]:
+            return None
+        metric = self.task.primary_metric(self.fidelity[self.task.name])
+        picks = promotion_order(self.candidates, frontier, metric, self.config.promote)
+        self.progress.phase(f"promoting {len(picks)} candidates to {self.task.name} at fidelity {full}")
+        baseline, _ = self.measure(None, evaluators=[self.task], fidelity={self.task.name: full})
+        full_metric = next(m for m in self.task.metrics_for(full) if m.name == self.task.primary_metric(full))
+        for c in picks:
+            try:
+                with deadline(self.config.episode_timeout_s):
+                    c.promoted, _ = self.measure(c.strategy, evaluators=[self.task], fidelity={self.task.name: full})
+            except Exception as exc:  # a failed promotion loses nothing already measured
+                self.progress.log(f"{c.id}: promotion failed: {_describe_failure(exc)}")
+                continue
+            self.store.write_episode(c.episode, "result.json", c.model_dump(mode="json"))
+        scores = {"baseline": baseline[full_metric.name],
+                  **{c.id: c.promoted[full_metric.name] for c in picks if full_metric.name in c.promoted}}
+        return {"fidelity": full, "metric": full_metric.name, "screened_on": metric,
+                "candidates": [c.id for c in picks],
+                "scores": {k: v.model_dump() for k, v in scores.items()},
+                "ranking": tied_ranking(scores, full_metric)}
 
     def _replay(self, proposer: Proposer) -> None:
         """Rebuild the searcher's state from finished episodes: same asks, same tells, no model work."""
@@ -350,14 +377,16 @@ class Run:
     def hardware(self) -> str:
         return hardware_id(self.device)
 
-    def measure(self, strategy: Strategy | None) -> tuple[dict[str, Measurement], bool]:
+    def measure(self, strategy: Strategy | None, *, evaluators: list[Any] | None = None,
+                fidelity: dict[str, str] | None = None) -> tuple[dict[str, Measurement], bool]:
         """Every evaluator's measurements of the base model (None) or a strategy, from the cache where it has them;
-        the second value says whether all came from the cache."""
+        the second value says whether all came from the cache. `evaluators`/`fidelity` override the run's."""
         skey = strategy.key() if strategy is not None else "baseline"
+        fidelity = {**self.fidelity, **(fidelity or {})}
         results: dict[str, Measurement] = {}
         missing = []
-        for ev in self.evaluators:
-            key = self.cache.key(model=self.fingerprint, strategy=skey, evaluator=ev.name, fidelity=self.fidelity[ev.name],
+        for ev in evaluators or self.evaluators:
+            key = self.cache.key(model=self.fingerprint, strategy=skey, evaluator=ev.name, fidelity=fidelity[ev.name],
                                  config=ev.config(), hardware=self.hardware, version=CACHE_VERSION)
             hit = self.cache.get(key)
             if hit is not None:
@@ -369,7 +398,7 @@ class Run:
         model = self.base_model if strategy is None else self.apply(strategy)
         for ev, key in missing:
             self.progress.phase(f"evaluating {ev.name}")
-            measured = ev.evaluate(model, self.ctx, self.fidelity[ev.name])
+            measured = ev.evaluate(model, self.ctx, fidelity[ev.name])
             self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
             results.update(measured)
         return results, False
@@ -398,7 +427,7 @@ class Run:
             raise Skipped(f"pre-flight: needs about {disk / 2**30:.2f} GiB of disk, {free_disk / 2**30:.2f} GiB free")
 
     # ---------------------------------------------------------------- results
-    def _write_final(self, frontier: Frontier, seconds: float) -> None:
+    def _write_final(self, frontier: Frontier, seconds: float, promotion: dict[str, Any] | None = None) -> None:
         self.store.write("pareto_frontier.json", frontier.model_dump(mode="json"))
         counts = {s: sum(c.status == s for c in self.candidates) for s in ("ok", "failed", "skipped")}
         pick = next((c for c in self.candidates if c.id == frontier.recommended), None)
@@ -414,6 +443,7 @@ class Run:
             "recommended": pick.model_dump(mode="json") if pick else None,
             "recommended_reason": frontier.recommended_reason,
             "blocking_constraint": frontier.blocking_constraint,
+            "promotion": promotion,
             "seconds": round(seconds, 2),
         })
 

@@ -265,3 +265,33 @@ def test_a_corrupt_frontier_is_named_and_resume_rebuilds_it(acf_tiny_model, gsm8
     resumed = acf.resume(tmp_path / "run")
     assert frontier_signature(resumed) == frontier_signature(full)
     assert json.loads(frontier.read_text())["hypervolume"] == full.frontier.hypervolume
+
+
+def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model, tmp_path):
+    from acf.measure import Measurement
+    from acf.objectives import Metric
+    from acf.promotion import tied_ranking
+
+    data = tmp_path / "csqa.jsonl"
+    row = {"question": "Where is milk kept?", "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},
+           "answerKey": "A"}
+    data.write_text("".join(json.dumps(row) + "\n" for _ in range(12)))
+    result = acf.compress(str(acf_tiny_model), "commonsenseqa", run_dir=tmp_path / "run", episodes=4, methods=["rtn", "magnitude"],
+                          evaluators=["size"], promote=2, evaluator_options={"commonsenseqa": {"data_path": str(data), "subset": 3}})
+    final = json.loads((tmp_path / "run" / "final_results.json").read_text())
+    promotion = final["promotion"]
+    assert promotion["fidelity"] == "full" and promotion["screened_on"] == "commonsenseqa_acc"
+    assert len(promotion["candidates"]) == 2
+    frontier_ids = [c.id for c in sorted(result.frontier.candidates, key=lambda c: -(c.reward or 0))]
+    assert promotion["candidates"][: len(frontier_ids)] == frontier_ids[:2]  # frontier members first
+    for cid in promotion["candidates"]:
+        scored = json.loads((tmp_path / "run" / f"episode_{int(cid[2:]):03d}" / "result.json").read_text())
+        assert scored["promoted"]["commonsenseqa_acc"]["n"] == 10  # the full split (12 minus the held-out 15%)
+        assert scored["measurements"]["commonsenseqa_acc"]["n"] == 3  # the screen
+    assert promotion["scores"]["baseline"]["n"] == 10
+    assert sorted(sum(promotion["ranking"], [])) == sorted(["baseline", *promotion["candidates"]])
+    # noise-aware ranking: overlapping intervals tie, separated ones do not
+    metric = Metric(name="acc", direction="max")
+    scores = {"a": Measurement(value=0.8, low=0.7, high=0.9), "b": Measurement(value=0.75, low=0.65, high=0.85),
+              "c": Measurement(value=0.3, low=0.2, high=0.4)}
+    assert tied_ranking(scores, metric) == [["a", "b"], ["c"]]

@@ -35,6 +35,7 @@ def compress(
     limit: Optional[int] = typer.Option(None, help="task examples to score (task evaluator's 'limit')"),
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local task data (.jsonl/.json/.parquet/.arrow)"),
     eval_option: list[str] = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)"),
+    promote: int = typer.Option(0, "--promote", help="after the search, re-score this many promising candidates at the task's full fidelity"),
     episode_budget: Optional[float] = typer.Option(None, "--episode-budget", help="most estimated seconds of compression per episode (default 30 on CPU, 900 on GPU)"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="wall-clock seconds one episode may take; past it the episode fails"),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …"),
@@ -60,7 +61,7 @@ def compress(
         model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
         constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
         max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options, episode_budget_s=episode_budget,
-        episode_timeout_s=timeout,
+        episode_timeout_s=timeout, promote=promote,
         device=device, dtype=dtype,
         trust_remote_code=trust_remote_code, progress=not quiet,
     )
