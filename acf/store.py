@@ -80,6 +80,20 @@ class RunLock:
         fh.flush()
         self._fh = fh
 
+    def held_elsewhere(self) -> bool:
+        """Whether another process holds the lock now (the run is in progress)."""
+        import fcntl
+
+        if not self.path.is_file():
+            return False
+        with open(self.path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
     def release(self) -> None:
         if self._fh is not None:
             import fcntl

@@ -113,3 +113,29 @@ def test_compress_cli_end_to_end_json(acf_cli, acf_tiny_model, gsm8k_file, tmp_p
     assert final["episodes"]["ok"] == 3 and final["recommended"]["id"].startswith("ep")
     config = json.loads((tmp_path / "r" / "run_config.json").read_text())
     assert config["searcher"] == "random" and config["evaluator_options"]["gsm8k"]["limit"] == 8
+
+
+def test_runs_list_shows_finished_interrupted_and_running_runs(acf_cli, acf_tiny_model, gsm8k_file, tmp_path):
+    import shutil
+
+    import acf
+    from acf.store import RunLock
+
+    acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "runs" / "a", episodes=2, methods=["rtn"],
+                 evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+    shutil.copytree(tmp_path / "runs" / "a", tmp_path / "runs" / "b")
+    (tmp_path / "runs" / "b" / "final_results.json").unlink()
+    shutil.copytree(tmp_path / "runs" / "b", tmp_path / "runs" / "c")
+    lock = RunLock(tmp_path / "runs" / "c")
+    lock.acquire()
+    try:
+        code, out, err = acf_cli(["runs", "list", str(tmp_path / "runs"), "--json"])
+    finally:
+        lock.release()
+    assert code == 0, err
+    runs = {r["run_dir"].rsplit("/", 1)[-1]: r for r in json.loads(out)}
+    assert {k: r["status"] for k, r in runs.items()} == {"a": "finished", "b": "interrupted", "c": "running"}
+    assert runs["a"]["model"] == str(acf_tiny_model) and runs["a"]["episodes"] == 2 and runs["a"]["planned"] == 2
+    assert runs["a"]["best_reward"] == max(c["reward"] for c in [json.loads((tmp_path / "runs" / "a" / f"episode_00{i}" / "result.json").read_text()) for i in (1, 2)])
+    code, out, err = acf_cli(["runs", "list", str(tmp_path / "nowhere")])
+    assert code == 2 and "is not a folder" in err

@@ -18,7 +18,7 @@ def make_typer(**kwargs) -> typer.Typer:
 
 
 def build_app() -> typer.Typer:
-    from acf.cli import compress, eval, frontier, plugins, spec
+    from acf.cli import compress, eval, frontier, plugins, runs, spec
     from acf.plugins import load_plugins
 
     app = make_typer(help="acf, the Agentic Compression Framework: find the best compressed versions of a causal LM.")
@@ -27,6 +27,7 @@ def build_app() -> typer.Typer:
     spec.register(app)
     app.add_typer(frontier.app, name="frontier", help="Show a run's Pareto frontier.")
     app.add_typer(plugins.app, name="plugins", help="List installed plugins.")
+    app.add_typer(runs.app, name="runs", help="List runs under a folder.")
     pm = load_plugins()
     pm.hook.register_commands(app=app)
     return app
