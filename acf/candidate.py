@@ -25,6 +25,7 @@ class Candidate(BaseModel):
     cached: bool = False
     seconds: float = 0.0
     export_path: str | None = None
+    gpu_memory_peak_mb: float | None = Field(None, description="device memory in use at its peak (NVML), GPU only")
     promoted: dict[str, Measurement] = Field(default_factory=dict, description="task metrics at the full fidelity")
 
     def value(self, metric: str) -> float:

@@ -22,6 +22,7 @@ from acf.loading import ensure_local, fingerprint, load_model, load_tokenizer, p
 from acf.measure import Measurement
 from acf.objectives import Constraint, Metric, check_constraints, gain
 from acf.plugins import registry
+from acf.monitor import GpuMemoryMonitor
 from acf.progress import Progress
 from acf.promotion import promotion_order, tied_ranking
 from acf.proposals import Proposer, normal
@@ -332,8 +333,9 @@ class Run:
         try:
             strategy = validate_strategy(strategy, self.methods, self.spec)
             fields["strategy"] = strategy
-            with deadline(self.config.episode_timeout_s):
+            with deadline(self.config.episode_timeout_s), GpuMemoryMonitor(self.device) as gpu:
                 measurements, cached = self.measure(strategy)
+            fields["gpu_memory_peak_mb"] = gpu.peak_mb
             missing = [m.name for m in self.objectives if m.name not in measurements]
             if missing:
                 raise AcfError(f"evaluators returned no {', '.join(missing)}")

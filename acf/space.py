@@ -41,6 +41,13 @@ class Choice(_Param):
     def levels(self, n: int) -> list[Any]:
         return list(self.options)
 
+    def neighbours(self, value: Any) -> list[Any]:
+        """The options next to `value` in the list (ordered options: one step either way)."""
+        if value not in self.options:
+            return []
+        i = self.options.index(value)
+        return [self.options[j] for j in (i - 1, i + 1) if 0 <= j < len(self.options)]
+
 
 class Int(_Param):
     """An integer in [low, high]; `log` samples it on a log scale."""
@@ -71,6 +78,12 @@ class Int(_Param):
             return list(range(self.low, self.high + 1))
         return sorted({int(round(v)) for v in _spread(self.low, self.high, n, self.log)})
 
+    def neighbours(self, value: Any) -> list[int]:
+        """A step either way: a quarter of the range (a factor of 2 on a log scale), at least 1."""
+        steps = [value // 2, value * 2] if self.log else [value - max(1, (self.high - self.low) // 4),
+                                                           value + max(1, (self.high - self.low) // 4)]
+        return [int(v) for v in dict.fromkeys(min(self.high, max(self.low, v)) for v in steps) if v != value]
+
 
 class Float(_Param):
     """A real number in [low, high]; `log` samples it on a log scale (learning rates, damping)."""
@@ -98,6 +111,12 @@ class Float(_Param):
 
     def levels(self, n: int) -> list[float]:
         return [float(f"{v:.6g}") for v in _spread(self.low, self.high, n, self.log)]
+
+    def neighbours(self, value: Any) -> list[float]:
+        """A step either way: an eighth of the range (a factor of 2 on a log scale)."""
+        step = (self.high - self.low) / 8
+        steps = [value / 2, value * 2] if self.log else [value - step, value + step]
+        return [float(f"{v:.6g}") for v in dict.fromkeys(min(self.high, max(self.low, v)) for v in steps) if v != value]
 
 
 Param = Annotated[Union[Choice, Int, Float], Field(discriminator="type")]

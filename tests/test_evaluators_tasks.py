@@ -40,7 +40,7 @@ def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budg
     items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
              ("Question: a much longer context, with many more words in it than the first one?\nAnswer:",
               [" yes", " no", " maybe so", " certainly not at all", " x"])]
-    shared = choice_logprobs(model, ctx.tokenizer, items, tokens_per_batch=budget)
+    shared = choice_logprobs(model, ctx.tokenizer, items, batch_tokens=budget)
     alone = continuation_logprobs(model, ctx.tokenizer, [(c, ch) for c, chs in items for ch in chs])
     flat = [x for row in shared for x in row]
     assert [n for _, n in flat] == [n for _, n in alone]
@@ -195,3 +195,22 @@ def test_acf_eval_a_model_and_a_run_candidate(acf_cli, acf_tiny_model, gsm8k_fil
     assert code == 2 and "needs at least one task" in err
     code, out, err = acf_cli(["eval", f"{tmp_path / 'run'}:ep099", "--tasks", "gsm8k"])
     assert code == 2 and "has no candidate 'ep099'" in err
+
+
+def test_gpu_memory_monitor_samples_nvml_and_is_inert_on_cpu(monkeypatch):
+    import sys
+    import time
+    import types
+
+    from acf.monitor import GpuMemoryMonitor
+
+    with GpuMemoryMonitor("cpu") as cpu:
+        pass
+    assert cpu.peak_mb is None
+    used = iter([1e9, 3e9] + [2e9] * 1000)  # bytes in use, as NVML would report them
+    fake = types.SimpleNamespace(nvmlInit=lambda: None, nvmlDeviceGetHandleByIndex=lambda i: i,
+                                 nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=next(used)))
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    with GpuMemoryMonitor("cuda:0", interval_s=0.001) as gpu:
+        time.sleep(0.05)
+    assert gpu.peak_mb == 3000.0

@@ -99,3 +99,31 @@ def test_nevergrad_starts_from_the_methods_defaults():
     for p in seeded:
         assert p == s.validate_values({"pipeline": p["pipeline"]})  # exactly the methods' defaults
     assert first[2] != s.validate_values({"pipeline": first[2]["pipeline"]})  # then the optimizer explores
+
+
+def test_nevergrad_refines_the_pareto_front_with_one_step_neighbours():
+    from acf.space import Choice, Space
+
+    s = Space(params=[Choice(name="pipeline", options=["rtn"]), Choice(name="rtn.bits", options=[2, 3, 4, 8], default=4),
+                      Choice(name="rtn.group_size", options=[32, 64, -1], default=32)])
+    searcher = registry().get("searcher", "nevergrad")(s, num_objectives=2, budget=10, seed=0)
+    seed = searcher.ask()
+    assert seed == {"pipeline": "rtn", "rtn.bits": 4, "rtn.group_size": 32}
+    searcher.tell(seed, [-0.9, -1.5])
+    neighbour = searcher.ask()  # the first ask after the seeds is a Pareto neighbour
+    differs = {k for k in seed if seed[k] != neighbour[k]}
+    assert len(differs) == 1
+    k = differs.pop()
+    options = s.get(k).options
+    assert abs(options.index(neighbour[k]) - options.index(seed[k])) == 1
+
+
+def test_parameter_neighbours_step_within_bounds():
+    from acf.space import Choice, Float, Int
+
+    assert Choice(name="b", options=[2, 3, 4, 8]).neighbours(2) == [3]
+    assert Choice(name="b", options=[2, 3, 4, 8]).neighbours(4) == [3, 8]
+    assert Int(name="n", low=0, high=8).neighbours(1) == [0, 3]
+    assert Int(name="n", low=1, high=64, log=True).neighbours(64) == [32]
+    assert Float(name="s", low=0.1, high=0.9).neighbours(0.5) == [0.4, 0.6]
+    assert Float(name="d", low=0.001, high=0.1, log=True).neighbours(0.1) == [0.05]

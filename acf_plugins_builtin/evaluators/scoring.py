@@ -5,12 +5,37 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 # Tokens per forward batch (padded length × rows). On CPUs small batches stay in cache and run fastest
-# (measured on SmolLM2-135M, 2 cores: 1024 → 20 s, 4096 → 27 s for 64 GSM8K items); GPUs want large ones.
-TOKENS_PER_BATCH = {"cpu": 1024, "cuda": 16384}
+# (measured on SmolLM2-135M, 2 cores: 1024 → 20 s, 4096 → 27 s for 64 GSM8K items); on GPUs the batch is
+# sized to the free memory (as lm-eval's batch_size=auto), between these bounds.
+CPU_TOKENS_PER_BATCH = 1024
+GPU_TOKENS_PER_BATCH = (2048, 65536)
+# Share of the free device memory a batch's activations and logits may take.
+BATCH_MEMORY_SHARE = 0.5
 
 
 def model_device(model: Any):
     return next(model.parameters()).device
+
+
+def bytes_per_token(model: Any) -> int:
+    """Activation memory one token of a forward pass needs, dominated by fp32 logits and their log-softmax."""
+    config = model.config
+    vocab = model.get_input_embeddings().weight.shape[0]
+    hidden = getattr(config, "hidden_size", 1024)
+    inter = getattr(config, "intermediate_size", 4 * hidden)
+    return 8 * vocab + 4 * (4 * hidden + 2 * inter)
+
+
+def tokens_per_batch(model: Any) -> int:
+    """How many tokens (rows × padded length) one forward pass may take on the model's device."""
+    device = model_device(model)
+    if device.type != "cuda":
+        return CPU_TOKENS_PER_BATCH
+    import torch
+
+    free, _ = torch.cuda.mem_get_info(device)
+    low, high = GPU_TOKENS_PER_BATCH
+    return int(min(high, max(low, free * BATCH_MEMORY_SHARE // bytes_per_token(model))))
 
 
 def continuation_logprobs(
@@ -32,12 +57,13 @@ def continuation_logprobs(
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
     results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
     device = model_device(model)
+    budget = tokens_per_batch(model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     i = 0
     with torch.inference_mode():
         while i < len(order):
             longest = len(encoded[order[i]][0])
-            rows = max(1, TOKENS_PER_BATCH.get(device.type, 1024) // longest)
+            rows = max(1, budget // longest)
             batch = order[i:i + rows]
             i += len(batch)
             ids = torch.full((len(batch), longest), pad, dtype=torch.long)
@@ -113,7 +139,7 @@ def split_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[in
 
 
 def choice_logprobs(model: Any, tokenizer: Any, items: Sequence[tuple[str, Sequence[str]]], *, progress=None,
-                    tokens_per_batch: int | None = None) -> list[list[tuple[float, int]]]:
+                    batch_tokens: int | None = None) -> list[list[tuple[float, int]]]:
     """For each (context, choices): every choice's summed log-probability and token count.
 
     The context is encoded once per question — its key/value cache is shared by all the choices — instead of
@@ -123,7 +149,7 @@ def choice_logprobs(model: Any, tokenizer: Any, items: Sequence[tuple[str, Seque
     import torch
 
     device = model_device(model)
-    budget = tokens_per_batch or TOKENS_PER_BATCH.get(device.type, 1024)
+    budget = batch_tokens or tokens_per_batch(model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     encoded = []
     for context, choices in items:

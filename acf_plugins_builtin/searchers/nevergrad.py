@@ -26,9 +26,19 @@ def _parameter(ng, p):
 
 
 class NevergradSearcher(Searcher):
+    """Nevergrad's NGOpt, told every objective, with two kinds of suggestions it starts from:
+
+    1. each single method at its default parameters (the methods' own priors), up to half the budget;
+    2. then, every other ask, an untried neighbour of a current Pareto point (one parameter one step away:
+       the adjacent option, a quarter of an integer range, an eighth of a real one) — the frontier is
+       refined where it is, while NGOpt's own asks keep exploring globally.
+    """
+
     name = "nevergrad"
-    description = "Nevergrad NGOpt, multi-objective (hypervolume) with constraint violations, seeded with method defaults"
+    description = "Nevergrad NGOpt, multi-objective, seeded with method defaults and Pareto-neighbour suggestions"
     optimizer = "NGOpt"
+    # Of every `explore_every` asks after the seeds, one is left to NGOpt; the others refine the front.
+    explore_every = 3
 
     def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
         super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed)
@@ -49,6 +59,9 @@ class NevergradSearcher(Searcher):
                 self.opt.tell(ng.p.MultiobjectiveReference(), [0.0] * num_objectives)
         self._asked: dict[str, Any] = {}
         self._seeds = self.prior_points(space, budget, self.rng)
+        self._tried: set[str] = set()
+        self._told: list[tuple[dict[str, Any], list[float]]] = []
+        self._turn = 0
 
     @staticmethod
     def prior_points(space, budget: int, rng) -> list[dict[str, Any]]:
@@ -69,21 +82,46 @@ class NevergradSearcher(Searcher):
     def _key(point: dict[str, Any]) -> str:
         return json.dumps(point, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
+    def _full(self, point: dict[str, Any]) -> dict[str, Any]:
+        return {p.name: point.get(p.name, p.initial()) for p in self.space.params}
+
+    def pareto_neighbour(self) -> dict[str, Any] | None:
+        """An untried point one parameter-step from a non-dominated told point (pipelines are not stepped)."""
+        front = [(pt, ls) for pt, ls in self._told
+                 if not any(all(a <= b for a, b in zip(o, ls)) and o != ls for _, o in self._told)]
+        for i in self.rng.permutation(len(front)):
+            point = front[int(i)][0]
+            moves = [(p, v) for p in self.space.params if p.name in point and p.name != "pipeline"
+                     for v in p.neighbours(point[p.name])]
+            for j in self.rng.permutation(len(moves)):
+                p, v = moves[int(j)]
+                candidate = self.space.validate_values({**point, p.name: v})
+                if self._key(candidate) not in self._tried:
+                    return candidate
+        return None
+
     def ask(self) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if self._seeds:
                 self.opt.suggest(self._seeds.pop(0))
+            else:
+                if self._turn % self.explore_every != self.explore_every - 1 and (neighbour := self.pareto_neighbour()) is not None:
+                    self.opt.suggest(self._full(neighbour))
+                self._turn += 1
             candidate = self.opt.ask()
         point = json.loads(self._key(self.space.active(candidate.value)))
         self._asked[self._key(point)] = candidate
+        self._tried.add(self._key(point))
         return point
 
     def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:
         candidate = self._asked.pop(self._key(point), None)
         if candidate is None:  # a point it did not ask (the user's --strategy): tell it as a new child
-            full = {p.name: point.get(p.name, p.initial()) for p in self.space.params}
-            candidate = self.opt.parametrization.spawn_child(new_value=full)
+            candidate = self.opt.parametrization.spawn_child(new_value=self._full(point))
+        self._tried.add(self._key(point))
+        if losses is not None and violation <= 0:
+            self._told.append((point, list(losses)))
         values = list(losses) if losses is not None else [FAILED_LOSS] * self.num_objectives
         loss = values if self.num_objectives > 1 else values[0]
         with warnings.catch_warnings():
