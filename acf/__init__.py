@@ -18,7 +18,7 @@ _EXPORTS = {
     "DatasetNotFoundError": "acf.errors", "StrategyError": "acf.errors", "ModelNotFoundError": "acf.errors",
     "Method": "acf.method", "Stage": "acf.method", "Resources": "acf.method",
     "Evaluator": "acf.evaluator", "Searcher": "acf.searcher", "RewardPreset": "acf.reward",
-    "ModelAlias": "acf.loading",
+    "ModelAlias": "acf.loading", "Tracker": "acf.tracker",
     "Space": "acf.space", "Choice": "acf.space", "Int": "acf.space", "Float": "acf.space",
     "Strategy": "acf.strategy", "Step": "acf.strategy",
     "Measurement": "acf.measure", "Metric": "acf.objectives", "Constraint": "acf.objectives",

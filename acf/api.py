@@ -44,7 +44,7 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
              strategies: list[dict[str, Any]] | None = None,
              evaluators: list[str] | None = None, evaluator_options: dict[str, dict[str, Any]] | None = None,
              episode_budget_s: float | None = None, episode_timeout_s: float | None = None, promote: int = 0,
-             device: str = "auto", dtype: str = "auto",
+             track: list[str] | None = None, track_uri: str | None = None, device: str = "auto", dtype: str = "auto",
              trust_remote_code: bool = False, progress: bool | Progress = False) -> CompressResult:
     """Search for compressed versions of `model` on task `dataset`; see `acf compress --help`."""
     from acf.coordinator import Run
@@ -53,7 +53,7 @@ def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "ne
         model=model, dataset=dataset, episodes=episodes, searcher=searcher, seed=seed, reward=reward,
         weights=weights or {}, objectives=objectives or [], constraints=constraints or [], methods=methods or [],
         max_steps=max_steps, strategies=strategies or [], evaluators=evaluators or [], evaluator_options=evaluator_options or {},
-        episode_budget_s=episode_budget_s, episode_timeout_s=episode_timeout_s, promote=promote, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+        episode_budget_s=episode_budget_s, episode_timeout_s=episode_timeout_s, promote=promote, track=track or [], track_uri=track_uri, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
     )
     if run_dir is None:
         if resume:

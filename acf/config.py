@@ -27,6 +27,8 @@ class RunConfig(BaseModel):
     episode_budget_s: float | None = Field(
         None, description="most estimated seconds of compression work per episode; None: 30 on CPU, 900 on GPU")
     episode_timeout_s: float | None = Field(None, description="wall-clock limit of one episode (steps + evaluation)")
+    track: list[str] = Field(default_factory=list, description="experiment trackers to mirror the run into")
+    track_uri: str | None = Field(None, description="the trackers' URI (MLflow tracking URI); None: their default")
     device: str = "auto"
     dtype: str = "auto"
     trust_remote_code: bool = False

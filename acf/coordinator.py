@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,7 @@ class Run:
         if unknown_w:
             raise AcfError(f"--weight names unknown metric(s) {', '.join(unknown_w)}")
         self.weights = {**preset.weights(self.objectives), **cfg.weights}
+        self.trackers = [reg.get("tracker", name)(uri=cfg.track_uri) for name in dict.fromkeys(cfg.track)]
         pipelines = enumerate_pipelines(self.methods, cfg.max_steps)
         self.space = strategy_space(self.methods, self.spec, pipelines)
         self.given = [self._given_point(i, raw) for i, raw in enumerate(cfg.strategies, 1)]
@@ -255,6 +257,7 @@ class Run:
         if not self.resume:
             self.store.write("run_config.json", cfg.model_dump(mode="json"))
         self.store.write("model_spec.json", self.spec.model_dump(mode="json"))
+        self._tell_trackers("start", self.store.dir, cfg, self.spec.model_dump(mode="json"))
         self.progress.start(total=cfg.episodes, title=f"{cfg.model} on {cfg.dataset}")
         try:
             self.progress.episode(0, "baseline")
@@ -267,13 +270,23 @@ class Run:
                 point = proposer.ask()
                 candidate = self._episode(episode, point)
                 proposer.tell(point, candidate.losses, sum(candidate.violations.values()))
+                self._tell_trackers("episode", candidate)
                 self.progress.advance()
         finally:
             self.progress.stop()
         frontier = self._frontier()
         promotion = self._promote(frontier) if cfg.promote > 0 else None
-        self._write_final(frontier, time.time() - started, promotion)
+        final = self._write_final(frontier, time.time() - started, promotion)
+        self._tell_trackers("finish", self.store.dir, final)
         return frontier
+
+    def _tell_trackers(self, event: str, *args: Any) -> None:
+        """A tracker that fails warns; the run and its files are unaffected."""
+        for tracker in getattr(self, "trackers", []):
+            try:
+                getattr(tracker, event)(*args)
+            except Exception as exc:
+                warnings.warn(f"tracker {tracker.name} failed at {event}: {type(exc).__name__}: {exc}", stacklevel=2)
 
     def _promote(self, frontier: Frontier) -> dict[str, Any] | None:
         """Re-score the most promising candidates (and the baseline) at the task's full fidelity."""
@@ -429,11 +442,11 @@ class Run:
             raise Skipped(f"pre-flight: needs about {disk / 2**30:.2f} GiB of disk, {free_disk / 2**30:.2f} GiB free")
 
     # ---------------------------------------------------------------- results
-    def _write_final(self, frontier: Frontier, seconds: float, promotion: dict[str, Any] | None = None) -> None:
+    def _write_final(self, frontier: Frontier, seconds: float, promotion: dict[str, Any] | None = None) -> dict[str, Any]:
         self.store.write("pareto_frontier.json", frontier.model_dump(mode="json"))
         counts = {s: sum(c.status == s for c in self.candidates) for s in ("ok", "failed", "skipped")}
         pick = next((c for c in self.candidates if c.id == frontier.recommended), None)
-        self.store.write("final_results.json", {
+        final = {
             "model": self.config.model,
             "dataset": self.config.dataset,
             "episodes": counts,
@@ -447,7 +460,9 @@ class Run:
             "blocking_constraint": frontier.blocking_constraint,
             "promotion": promotion,
             "seconds": round(seconds, 2),
-        })
+        }
+        self.store.write("final_results.json", final)
+        return final
 
 
 # What torch's CPU allocator says when an allocation fails (it raises RuntimeError, not MemoryError).

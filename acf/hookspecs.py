@@ -59,6 +59,16 @@ def register_model_aliases(register: Callable[[Any], None]) -> None:
 
 
 @hookspec
+def register_trackers(register: Callable[[type], None]) -> None:
+    """Add experiment trackers (MLflow ships built in).
+
+    :param register: call it with each `acf.Tracker` subclass; `--track NAME` turns one on for a run. A
+        tracker hears the run start, every finished episode and the end of the run; its errors are warnings,
+        never a failed run.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add CLI commands or command groups.
 

@@ -19,6 +19,7 @@ BUILTIN_PLUGINS = (
     "acf_plugins_builtin.evaluators",
     "acf_plugins_builtin.searchers",
     "acf_plugins_builtin.rewards",
+    "acf_plugins_builtin.trackers",
 )
 KINDS = {
     "method": "register_methods",
@@ -26,9 +27,11 @@ KINDS = {
     "searcher": "register_searchers",
     "reward_preset": "register_reward_presets",
     "model_alias": "register_model_aliases",
+    "tracker": "register_trackers",
 }
 PLURAL = {"method": "methods", "evaluator": "evaluators", "searcher": "searchers",
-          "reward_preset": "reward_presets", "model_alias": "model_aliases"}
+          "reward_preset": "reward_presets", "model_alias": "model_aliases",
+          "tracker": "trackers"}
 
 pm = pluggy.PluginManager("acf")
 pm.add_hookspecs(hookspecs)

@@ -53,6 +53,8 @@ def test_help_and_plugins_list_do_not_import_torch():
     (["compress", "{remote}", "-d", "gsm8k"], "needs trust_remote_code to load"),
     (["compress", "{tiny}", "-d", "gsm8k", "-m", "costly", "--episode-budget", "0.5"], "fastest setting needs about 1 s"),
     (["eval", "{tiny}", "--tasks", "gsm8k,speedometer"], "unknown evaluator 'speedometer'"),
+    (["compress", "{tiny}", "-d", "gsm8k", "--track", "wandb9"], "unknown tracker 'wandb9'"),
+    (["report", "{tmp}/no-run"], "is not an acf run directory"),
     (["eval", "{tiny}", "--tasks", "gsm8k", "--fidelity", "perfect"], "evaluator gsm8k has no fidelity 'perfect'"),
     (["eval", "{tiny}", "--tasks", "commonsenseqa", "--data-path", "{bad_schema}"], "missing question, choices, answerKey"),
     (["compress", "{tiny}", "-d", "gsm8k", "--strategy", "{s_range}"], "--strategy 1: step 1 (rtn): bits"),

@@ -36,6 +36,18 @@ def test_hook_register_methods(my_plugin):
     assert registry().get("method", "scale") is my_plugin.Scale
 
 
+def test_hook_register_trackers(my_plugin, acf_tiny_model, gsm8k_file, tmp_path):
+    import acf
+
+    assert registry().get("tracker", "notes") is my_plugin.Notes
+    my_plugin.Notes.events.clear()
+    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=2, methods=["rtn"],
+                          evaluators=["size"], track=["notes"],
+                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+    assert my_plugin.Notes.events == [("start", str(acf_tiny_model)), ("episode", "ep001"), ("episode", "ep002"),
+                                      ("finish", result.frontier.hypervolume)]
+
+
 def test_hook_register_evaluators(my_plugin):
     assert registry().get("evaluator", "slow") is my_plugin.Slow
     assert registry().get("evaluator", "weight_count").is_task
@@ -63,8 +75,9 @@ def test_hook_register_commands(my_plugin, acf_cli):
 
 def test_registry_attributes_names_to_plugins(my_plugin):
     by_plugin = registry().by_plugin("my_plugin")
-    assert by_plugin["method"] == ["costly", "explode", "huge", "nap", "scale"]
-    assert by_plugin["searcher"] == ["first"]
+    assert by_plugin["method"] == ["costly", "explode", "hog", "huge", "nap", "scale"]
+    assert by_plugin["searcher"] == ["first", "recorder"]
+    assert by_plugin["tracker"] == ["notes"]
 
 
 def test_unknown_name_lists_what_exists():
@@ -123,7 +136,8 @@ def test_entry_point_plugin_is_listed(plugin_site):
     assert [r["name"] for r in rows] == ["my_plugin"]
     row = rows[0]
     assert (row["distribution"], row["version"]) == ("acf-test-plugin", "0.1")
-    assert row["methods"] == ["costly", "explode", "huge", "nap", "scale"] and row["evaluators"] == ["slow", "weight_count"]
+    assert row["methods"] == ["costly", "explode", "hog", "huge", "nap", "scale"] and row["evaluators"] == ["slow", "weight_count"]
+    assert row["trackers"] == ["notes"]
     assert "register_commands" in row["hooks"]
 
 

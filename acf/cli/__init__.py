@@ -18,12 +18,13 @@ def make_typer(**kwargs) -> typer.Typer:
 
 
 def build_app() -> typer.Typer:
-    from acf.cli import compress, eval, frontier, plugins, runs, spec
+    from acf.cli import compress, eval, frontier, plugins, report, runs, spec
     from acf.plugins import load_plugins
 
     app = make_typer(help="acf, the Agentic Compression Framework: find the best compressed versions of a causal LM.")
     compress.register(app)
     eval.register(app)
+    report.register(app)
     spec.register(app)
     app.add_typer(frontier.app, name="frontier", help="Show a run's Pareto frontier.")
     app.add_typer(plugins.app, name="plugins", help="List installed plugins.")

@@ -38,6 +38,8 @@ def compress(
     promote: int = typer.Option(0, "--promote", help="after the search, re-score this many promising candidates at the task's full fidelity"),
     episode_budget: Optional[float] = typer.Option(None, "--episode-budget", help="most estimated seconds of compression per episode (default 30 on CPU, 900 on GPU)"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="wall-clock seconds one episode may take; past it the episode fails"),
+    track: list[str] = typer.Option([], "--track", help="mirror the run into a tracker, e.g. mlflow (repeat)"),
+    track_uri: Optional[str] = typer.Option(None, "--track-uri", help="tracking URI (default: MLFLOW_TRACKING_URI or ./mlruns)"),
     device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …"),
     dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16"),
     trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run"),
@@ -61,7 +63,7 @@ def compress(
         model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
         constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
         max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options, episode_budget_s=episode_budget,
-        episode_timeout_s=timeout, promote=promote,
+        episode_timeout_s=timeout, promote=promote, track=track, track_uri=track_uri,
         device=device, dtype=dtype,
         trust_remote_code=trust_remote_code, progress=not quiet,
     )

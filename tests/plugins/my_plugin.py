@@ -5,7 +5,8 @@ import os
 import signal
 import time
 
-from acf import Evaluator, Float, Measurement, Method, Metric, ModelAlias, Resources, RewardPreset, Searcher, Space, Stage, hookimpl
+from acf import (Evaluator, Float, Measurement, Method, Metric, ModelAlias, Resources, RewardPreset, Searcher, Space, Stage,
+                 Tracker, hookimpl)
 from acf_plugins_builtin.searchers.grid import GridSearcher
 
 
@@ -134,6 +135,22 @@ class Recorder(GridSearcher):
         Recorder.told.append((point, losses, violation))
 
 
+class Notes(Tracker):
+    """Remembers what it was told (class-level, for tests in this process)."""
+
+    name = "notes"
+    events: list = []
+
+    def start(self, run_dir, config, spec):
+        Notes.events.append(("start", config.model))
+
+    def episode(self, candidate):
+        Notes.events.append(("episode", candidate.id))
+
+    def finish(self, run_dir, final):
+        Notes.events.append(("finish", final["hypervolume"]))
+
+
 class Tiny(RewardPreset):
     name = "tiny"
     category_weights = {"accuracy": 1.0, "size": 5.0}
@@ -165,6 +182,11 @@ def register_reward_presets(register):
 @hookimpl
 def register_model_aliases(register):
     register(ModelAlias("test-alias", hub_id="acf-test/not-a-real-model"))
+
+
+@hookimpl
+def register_trackers(register):
+    register(Notes)
 
 
 @hookimpl
