@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from pathlib import Path
+
 import typer
 
 from acf.cli import make_typer
@@ -61,3 +63,15 @@ def list_plugins(
         )
         table.add_row(row["name"], f"{row['distribution']} {row['version']}", ", ".join(row["hooks"]), registered)
     Console().print(table)
+
+
+@app.command("new")
+def new(
+    name: str = typer.Argument(..., help="the plugin's name: package acf_plugin_NAME, distribution acf-plugin-NAME"),
+    folder: Path = typer.Option(Path("."), "--dir", help="where to create acf-plugin-NAME/"),
+) -> None:
+    """Create a plugin project from acf's template (an example method, evaluator and tests)."""
+    from acf.scaffold import new_plugin
+
+    target = new_plugin(name, folder)
+    typer.echo(f"Created {target}\nNext: pip install -e '{target}[test]' && acf plugins list && python -m pytest {target}")
