@@ -141,3 +141,19 @@ def test_runs_list_shows_finished_interrupted_and_running_runs(acf_cli, acf_tiny
     assert runs["a"]["best_reward"] == max(c["reward"] for c in [json.loads((tmp_path / "runs" / "a" / f"episode_00{i}" / "result.json").read_text()) for i in (1, 2)])
     code, out, err = acf_cli(["runs", "list", str(tmp_path / "nowhere")])
     assert code == 2 and "is not a folder" in err
+
+
+def test_frontier_show_on_other_objectives(acf_cli, acf_tiny_model, gsm8k_file, tmp_path):
+    import acf
+
+    acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=3, methods=["rtn", "magnitude"],
+                 evaluators=["size", "latency"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+    code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run"), "--objectives", "gsm8k_loglik,latency_ms", "--json"])
+    assert code == 0, err
+    frontier = json.loads(out)
+    assert [m["name"] for m in frontier["objectives"]] == ["gsm8k_loglik", "latency_ms"]
+    assert frontier["candidates"] and all("latency_ms" in c["measurements"] for c in frontier["candidates"])
+    code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run")])
+    assert code == 0 and "★" in out and "recommended" in out
+    code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run"), "--objectives", "speed"])
+    assert code == 2 and "no measured metric(s) speed" in err

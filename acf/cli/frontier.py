@@ -15,16 +15,39 @@ app = make_typer()
 @app.command("show")
 def show(
     run_dir: Path = typer.Argument(..., help="a run directory"),
+    objectives: str = typer.Option("", "--objectives", help="comma-separated metrics: the frontier on these instead of the run's"),
     json_out: bool = typer.Option(False, "--json", help="print pareto_frontier.json"),
 ) -> None:
-    """Print the frontier: one row per non-dominated candidate, the recommended one marked."""
+    """Print the frontier: one row per non-dominated candidate, the recommended one marked (★)."""
     from acf.api import load_run
 
     result = load_run(run_dir)
+    names = [n.strip() for n in objectives.split(",") if n.strip()]
+    if names:
+        result = on_objectives(result, run_dir, names)
     if json_out:
         typer.echo(json.dumps(result.frontier.model_dump(mode="json"), indent=2))
         return
     print_frontier(result)
+
+
+def on_objectives(result, run_dir: Path, names: list[str]):
+    """The same candidates, with the frontier rebuilt on other measured metrics (directions from the evaluators)."""
+    from dataclasses import replace
+
+    from acf.errors import AcfError
+    from acf.frontier import build_frontier
+    from acf.measure import Measurement
+    from acf.plugins import registry
+    from acf.store import read_json
+
+    known = {m.name: m for cls in registry().all("evaluator").values() for m in cls.metrics}
+    baseline = {k: Measurement.model_validate(v) for k, v in read_json(Path(run_dir) / "baseline.json").items()}
+    missing = [n for n in names if n not in known or n not in baseline]
+    if missing:
+        raise AcfError(f"no measured metric(s) {', '.join(missing)} in this run; measured: {', '.join(sorted(baseline))}")
+    frontier = build_frontier(result.candidates, [known[n] for n in names], baseline)
+    return replace(result, frontier=frontier)
 
 
 def _fmt(m) -> str:
