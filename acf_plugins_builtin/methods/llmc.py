@@ -74,7 +74,8 @@ def run_oneshot(model: Any, ctx: Any, recipe: Any, *, samples: int, seq_len: int
         model.config.name_or_path = ctx.spec.path or ctx.spec.source  # oneshot needs a name for the model
     workaround = _no_pinned_memory_without_accelerator() if pin_workaround else contextlib.nullcontext()
     quiet_llmcompressor()
-    with quiet_progress_bars(), workaround:
+    label = f"calibrating {type(recipe).__name__} on {len(dataset)} × ≤{seq_len} tokens (llm-compressor)"
+    with quiet_progress_bars(), workaround, ctx.progress.task(label, total=None):
         oneshot(model=model, dataset=dataset, recipe=recipe, num_calibration_samples=len(dataset),
                 max_seq_length=seq_len, shuffle_calibration_samples=False)
     record_quantized_formats(model)
