@@ -34,8 +34,12 @@ CSQA = [
 ] * 2
 
 
-@pytest.mark.parametrize("budget", [16, 64, 1024])
-def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget):
+@pytest.mark.parametrize("budget,plain_head", [(16, True), (64, True), (1024, True), (64, False)])
+def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget, plain_head, monkeypatch):
+    from acf_plugins_builtin.evaluators import scoring
+
+    if not plain_head:  # models whose logits are not a plain head (soft-capping, scaling): the full-logits path
+        monkeypatch.setattr(scoring, "_plain_head", lambda model: None)
     model, ctx = tiny
     items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
              ("Question: a much longer context, with many more words in it than the first one?\nAnswer:",

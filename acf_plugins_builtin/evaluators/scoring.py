@@ -203,11 +203,47 @@ def _score_choice_batch(model, encoded, out, n_max: int, width: int, pad: int, d
     full_mask = torch.cat([mask.repeat_interleave(n_max, dim=0), cont_mask], dim=1)
     start = mask.sum(-1).repeat_interleave(n_max).unsqueeze(1)
     cont_positions = start + torch.arange(width).unsqueeze(0)
-    logits = model(input_ids=cont.to(device), attention_mask=full_mask.to(device),
-                   position_ids=cont_positions.to(device), past_key_values=cache, use_cache=False).logits
-    rest_lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, cont[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
+    lengths = [(r * n_max + c, len(tokens)) for r, (_, choices) in enumerate(encoded) for c, tokens in enumerate(choices)]
+    rest = _continuation_logprobs(model, cont.to(device), full_mask.to(device), cont_positions.to(device), cache, lengths)
     for r, (_, choices) in enumerate(encoded):
         for c, tokens in enumerate(choices):
-            row = r * n_max + c
-            total = float(first_lp[r, tokens[0]]) + float(rest_lp[row, :len(tokens) - 1].sum())
-            out[r].append((total, len(tokens)))
+            out[r].append((float(first_lp[r, tokens[0]]) + rest[r * n_max + c], len(tokens)))
+
+
+def _plain_head(model) -> Any:
+    """The decoder body and output head when logits are just `head(hidden)` (no soft-capping or scaling)."""
+    config = model.config
+    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None) not in (None, 1, 1.0):
+        return None
+    body = model.get_decoder() if hasattr(model, "get_decoder") else None
+    head = model.get_output_embeddings()
+    return (body, head) if body is not None and head is not None else None
+
+
+def _continuation_logprobs(model, ids, mask, positions, cache, lengths) -> dict[int, float]:
+    """Row → summed log-probability of its tokens after the first (each predicted by the position before).
+
+    Where the model's logits are a plain linear head over the decoder's hidden states, the head and the
+    log-softmax run only at the positions that predict a real token, not at padding.
+    """
+    import torch
+
+    plain = _plain_head(model)
+    if plain is None:
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                       use_cache=False).logits
+        lp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        return {row: float(lp[row, :n - 1].sum()) for row, n in lengths}
+    body, head = plain
+    hidden = body(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                  use_cache=False).last_hidden_state
+    rows = [row for row, n in lengths for _ in range(n - 1)]
+    cols = [t for _, n in lengths for t in range(n - 1)]
+    out = {row: 0.0 for row, _ in lengths}
+    if not rows:
+        return out
+    r, c = torch.tensor(rows, device=ids.device), torch.tensor(cols, device=ids.device)
+    lp = torch.log_softmax(head(hidden[r, c]).float(), dim=-1).gather(-1, ids[r, c + 1].unsqueeze(-1)).squeeze(-1)
+    for row, value in zip(rows, lp.tolist()):
+        out[row] += value
+    return out
