@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     from acf.coordinator import Run
     from acf.promotion import tied_ranking
     from acf.store import EvalCache
-    from acf.strategy import Step, Strategy
+    from acf.strategy import Step, Strategy, validate_strategy
 
     options = {args.task: {"subset": args.subset, "limit": args.full_items}}
     config = RunConfig(model="smollm2-135m", dataset=args.task, methods=["rtn", "magnitude"], evaluators=[],
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         run.base_model  # load before timing
         rows = []
         for steps in CANDIDATES:
-            strategy = Strategy(steps=[Step(method=m, params=p) for m, p in steps])
+            strategy = validate_strategy(Strategy(steps=[Step(method=m, params=p) for m, p in steps]), run.methods, run.spec)
             model = run.apply(strategy)
             timed = {}
             for fidelity in (cheap, full):

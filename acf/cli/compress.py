@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from acf.cli.options import parse_eval_options, parse_weights
+from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options, parse_weights
 
 
 def register(app: typer.Typer) -> None:
@@ -34,16 +34,16 @@ def compress(
     evaluator: list[str] = typer.Option([], "--evaluator", "-e", help="cost evaluators (repeat); default: size, latency, memory"),
     limit: Optional[int] = typer.Option(None, help="task examples to score (task evaluator's 'limit')"),
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local task data (.jsonl/.json/.parquet/.arrow)"),
-    eval_option: list[str] = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)"),
+    eval_option: list[str] = EVAL_OPTION,
     promote: int = typer.Option(0, "--promote", help="after the search, re-score this many promising candidates at the task's full fidelity"),
     episode_budget: Optional[float] = typer.Option(None, "--episode-budget", help="most estimated seconds of compression per episode (default 30 on CPU, 900 on GPU)"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="wall-clock seconds one episode may take; past it the episode fails"),
     track: list[str] = typer.Option([], "--track", help="mirror the run into a tracker, e.g. mlflow (repeat)"),
     track_uri: Optional[str] = typer.Option(None, "--track-uri", help="tracking URI (default: MLFLOW_TRACKING_URI or ./mlruns)"),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …"),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16"),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    trust_remote_code: bool = TRUST_REMOTE_CODE,
+    quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
 ) -> None:
     """Search for the best compressed versions of MODEL on a task."""
@@ -72,7 +72,7 @@ def compress(
 
 def resume(
     run_dir: Path = typer.Argument(..., help="the run directory to continue"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
 ) -> None:
     """Continue a killed or interrupted run; finished episodes are kept, not re-run."""
@@ -85,7 +85,7 @@ def export(
     run_dir: Path = typer.Argument(..., help="a run directory"),
     candidate: Optional[str] = typer.Option(None, "--candidate", help="episode id, e.g. ep003 (default: the recommended pick)"),
     out: Path = typer.Option(..., "--out", help="folder to write the Hugging Face model to"),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = QUIET,
 ) -> None:
     """Write a candidate as a Hugging Face model folder (checked by reloading it)."""
     from acf.api import _reporter

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from acf.cli.options import parse_eval_options
+from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options
 
 
 def register(app: typer.Typer) -> None:
@@ -20,11 +20,11 @@ def eval_command(
     fidelity: str = typer.Option("full", help="full, cheap, or an evaluator's own fidelity name"),
     limit: Optional[int] = typer.Option(None, help="items each task scores (its 'limit' option)"),
     data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data for the (single) task"),
-    eval_option: list[str] = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)"),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …"),
-    dtype: str = typer.Option("auto", help="auto, float32, bfloat16, float16"),
-    trust_remote_code: bool = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run"),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress output"),
+    eval_option: list[str] = EVAL_OPTION,
+    device: str = DEVICE,
+    dtype: str = DTYPE,
+    trust_remote_code: bool = TRUST_REMOTE_CODE,
+    quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
 ) -> None:
     """Measure a model, or a candidate of a run, with any evaluators."""

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import typer
+
 from acf.errors import AcfError
+
+# Options several commands share (one definition, one help text).
+EVAL_OPTION = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)")
+DEVICE = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …")
+DTYPE = typer.Option("auto", help="auto, float32, bfloat16, float16")
+TRUST_REMOTE_CODE = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run")
+QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
 
 
 def parse_weights(items: list[str]) -> dict[str, float]:
