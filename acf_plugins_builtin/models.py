@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -79,7 +80,8 @@ def convert_gguf(gguf_file: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".convert-", dir=target.parent))
     try:
-        with quiet_progress_bars():
+        # At a terminal, transformers' own bar (tensors dequantized, ETA) shows the conversion; elsewhere it is quiet.
+        with contextlib.nullcontext() if sys.stderr.isatty() else quiet_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
             model = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
         # A GGUF-loaded model refuses save_pretrained while it still carries the GGUF quantizer.
