@@ -68,6 +68,14 @@ class Evaluator:
     def prepare(self, ctx: "Context") -> None:
         """Load data once before the first evaluation (errors here stop the run before any episode)."""
 
+    def shared(self, ctx: "Context", build: Any, *options: str) -> Any:
+        """`build()` once per run for this evaluator and the values of `options` (e.g. its data file), then
+        the same object from `ctx.cache` (data loaded once, whatever the fidelity or episode)."""
+        key = (self.name, *(self.options.get(name) for name in options))
+        if key not in ctx.cache:
+            ctx.cache[key] = build()
+        return ctx.cache[key]
+
     def evaluate(self, model: Any, ctx: "Context", fidelity: str) -> dict[str, "Measurement"]:
         raise NotImplementedError
 

