@@ -282,7 +282,7 @@ class Run:
 
     def _tell_trackers(self, event: str, *args: Any) -> None:
         """A tracker that fails warns; the run and its files are unaffected."""
-        for tracker in getattr(self, "trackers", []):
+        for tracker in self.trackers:
             try:
                 getattr(tracker, event)(*args)
             except Exception as exc:

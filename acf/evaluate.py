@@ -71,9 +71,9 @@ def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
         run = Run(config, Path(tempfile.gettempdir()) / "acf-eval-unused", progress=progress)
         run.prepare()
         strategy, what = None, target
-    run.evaluators = [cls(**options.get(cls.name, {})) for cls in classes]
-    run.fidelity = {ev.name: pick_fidelity(ev, fidelity) for ev in run.evaluators}
-    for ev in run.evaluators:
+    evaluators = [cls(**options.get(cls.name, {})) for cls in classes]
+    for ev in evaluators:
         ev.prepare(run.ctx)
-    measurements, _ = run.measure(strategy)
+    measurements, _ = run.measure(strategy, evaluators=evaluators,
+                                  fidelity={ev.name: pick_fidelity(ev, fidelity) for ev in evaluators})
     return what, measurements

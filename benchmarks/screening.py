@@ -4,7 +4,7 @@ Run: python benchmarks/screening.py [--task commonsenseqa] [--subset 100] [--ful
 
 On SmolLM2-135M, 12 candidates (RTN bits {3, 4, 8} × group {32, 64, per-channel}, magnitude pruning 20/35/50%)
 are scored by the task at its cheap fidelity (CommonsenseQA: the first `subset` questions) and at its full one
-(the whole evaluation split), each timed with a fresh evaluation cache. Prints both scores with their 95%
+(the whole evaluation split), each timed by calling the evaluator directly (no cache). Prints both scores with their 95%
 intervals, the Spearman rank correlation, and the evaluation time of "screen all, promote the top k" against
 "evaluate all at full fidelity" — and whether the best full-fidelity candidate (or one tied with it within
 noise) was among those promoted.
@@ -56,14 +56,13 @@ def main(argv=None) -> int:
     from acf.config import RunConfig
     from acf.coordinator import Run
     from acf.promotion import tied_ranking
-    from acf.store import EvalCache
     from acf.strategy import Step, Strategy, validate_strategy
 
     options = {args.task: {"subset": args.subset, "limit": args.full_items}}
     config = RunConfig(model="smollm2-135m", dataset=args.task, methods=["rtn", "magnitude"], evaluators=[],
                        evaluator_options=options, objectives=[f"{args.task}_acc"])
     with tempfile.TemporaryDirectory() as tmp:
-        run = Run(config, Path(tmp) / "run", cache=EvalCache(Path(tmp) / "cache"))
+        run = Run(config, Path(tmp) / "run")  # timed with task.evaluate directly: no cache involved
         run.prepare()
         task = run.task
         cheap, full = task.fidelities[0], task.fidelities[-1]
