@@ -42,8 +42,6 @@ class Proposer:
         self.refuse = refuse or (lambda point: None)
         self.max_redraws = max_redraws
         self.scored: dict[str, tuple[list[float] | None, float]] = {}
-        self.repeats = 0
-        self.refused = 0
 
     def ask(self) -> dict[str, Any]:
         if self.given:
@@ -52,10 +50,8 @@ class Proposer:
         for _ in range(self.max_redraws):
             known = self.scored.get(point_key(point))
             if known is not None:
-                self.repeats += 1
                 self.searcher.tell(point, *known)
             elif self.refuse(point) is not None:
-                self.refused += 1
                 self.searcher.tell(point, None, 0.0)
             else:
                 return point

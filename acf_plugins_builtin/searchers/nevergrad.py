@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
 from acf import Choice, Float, Int, MissingBackendError, Searcher
+from acf.frontier import dominates
+from acf.proposals import normal, point_key
 
 # A failed or skipped candidate scores beyond the reference point on every objective.
 FAILED_LOSS = 1.0
@@ -25,11 +26,17 @@ def _parameter(ng, p):
     raise TypeError(f"unsupported parameter type {type(p).__name__}")
 
 
+def full_point(space, point: dict[str, Any]) -> dict[str, Any]:
+    """A value for every parameter of the space (nevergrad's parametrization has them all): inactive ones
+    at their initial value."""
+    return {p.name: point.get(p.name, p.initial()) for p in space.params}
+
+
 class NevergradSearcher(Searcher):
     """Nevergrad's NGOpt, told every objective, with two kinds of suggestions it starts from:
 
     1. each single method at its default parameters (the methods' own priors), up to half the budget;
-    2. then, every other ask, an untried neighbour of a current Pareto point (one parameter one step away:
+    2. then, on all but one of every `explore_every` asks, an untried neighbour of a current Pareto point (one parameter one step away:
        the adjacent option, a quarter of an integer range, an eighth of a real one) — the frontier is
        refined where it is, while NGOpt's own asks keep exploring globally.
     """
@@ -75,20 +82,13 @@ class NevergradSearcher(Searcher):
         points = []
         for i in order[: max(1, budget // 2)]:
             active = space.validate_values({"pipeline": singles[int(i)]})
-            points.append({p.name: active.get(p.name, p.initial()) for p in space.params})
+            points.append(full_point(space, active))
         return points
-
-    @staticmethod
-    def _key(point: dict[str, Any]) -> str:
-        return json.dumps(point, sort_keys=True, default=lambda o: o.item() if hasattr(o, "item") else str(o))
-
-    def _full(self, point: dict[str, Any]) -> dict[str, Any]:
-        return {p.name: point.get(p.name, p.initial()) for p in self.space.params}
 
     def pareto_neighbour(self) -> dict[str, Any] | None:
         """An untried point one parameter-step from a non-dominated told point (pipelines are not stepped)."""
-        front = [(pt, ls) for pt, ls in self._told
-                 if not any(all(a <= b for a, b in zip(o, ls)) and o != ls for _, o in self._told)]
+        gains = [[-x for x in ls] for _, ls in self._told]
+        front = [told for told, g in zip(self._told, gains) if not any(dominates(o, g) for o in gains)]
         for i in self.rng.permutation(len(front)):
             point = front[int(i)][0]
             moves = [(p, v) for p in self.space.params if p.name in point and p.name != "pipeline"
@@ -96,7 +96,7 @@ class NevergradSearcher(Searcher):
             for j in self.rng.permutation(len(moves)):
                 p, v = moves[int(j)]
                 candidate = self.space.validate_values({**point, p.name: v})
-                if self._key(candidate) not in self._tried:
+                if point_key(candidate) not in self._tried:
                     return candidate
         return None
 
@@ -107,19 +107,19 @@ class NevergradSearcher(Searcher):
                 self.opt.suggest(self._seeds.pop(0))
             else:
                 if self._turn % self.explore_every != self.explore_every - 1 and (neighbour := self.pareto_neighbour()) is not None:
-                    self.opt.suggest(self._full(neighbour))
+                    self.opt.suggest(full_point(self.space, neighbour))
                 self._turn += 1
             candidate = self.opt.ask()
-        point = json.loads(self._key(self.space.active(candidate.value)))
-        self._asked[self._key(point)] = candidate
-        self._tried.add(self._key(point))
+        point = normal(self.space.active(candidate.value))
+        self._asked[point_key(point)] = candidate
+        self._tried.add(point_key(point))
         return point
 
     def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:
-        candidate = self._asked.pop(self._key(point), None)
+        candidate = self._asked.pop(point_key(point), None)
         if candidate is None:  # a point it did not ask (the user's --strategy): tell it as a new child
-            candidate = self.opt.parametrization.spawn_child(new_value=self._full(point))
-        self._tried.add(self._key(point))
+            candidate = self.opt.parametrization.spawn_child(new_value=full_point(self.space, point))
+        self._tried.add(point_key(point))
         if losses is not None and violation <= 0:
             self._told.append((point, list(losses)))
         values = list(losses) if losses is not None else [FAILED_LOSS] * self.num_objectives
