@@ -58,11 +58,17 @@ class Evaluator:
         """Everything that changes the result besides the model and the fidelity (part of the cache key)."""
         return dict(sorted(self.options.items()))
 
+    # Fidelities that measure one metric only (e.g. {"loglik": "gsm8k_loglik", "generate": "gsm8k_accuracy"});
+    # a fidelity not named here measures every metric.
+    metric_per_fidelity: ClassVar[dict[str, str]] = {}
+
     def primary_metric(self, fidelity: str) -> str:
         """The metric a task evaluator reports as its accuracy at `fidelity`."""
-        return self.metrics[0].name
+        return self.metric_per_fidelity.get(fidelity, self.metrics[0].name)
 
     def metrics_for(self, fidelity: str) -> tuple["Metric", ...]:
+        if fidelity in self.metric_per_fidelity:
+            return tuple(m for m in self.metrics if m.name == self.metric_per_fidelity[fidelity])
         return self.metrics
 
     def prepare(self, ctx: "Context") -> None:

@@ -55,13 +55,8 @@ class GSM8K(Evaluator):
         Metric(name="gsm8k_accuracy", direction="max", category="accuracy",
                description="exact match of the final number, 8-shot chain of thought, greedy"),
     )
+    metric_per_fidelity = {"loglik": "gsm8k_loglik", "generate": "gsm8k_accuracy"}
     option_defaults = {"limit": 48, "shots": 8, "max_new_tokens": 256, "data_path": None}
-
-    def metrics_for(self, fidelity: str):
-        return tuple(m for m in self.metrics if m.name == self.primary_metric(fidelity))
-
-    def primary_metric(self, fidelity: str) -> str:
-        return "gsm8k_loglik" if fidelity == "loglik" else "gsm8k_accuracy"
 
     def prepare(self, ctx) -> None:
         if "gsm8k:data" in ctx.cache:

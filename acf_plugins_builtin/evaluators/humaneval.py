@@ -55,14 +55,9 @@ class HumanEval(Evaluator):
         Metric(name="humaneval_pass_at_1", direction="max", category="accuracy",
                description="fraction of problems whose completion passes the tests (unbiased pass@1 with samples > 1)"),
     )
+    metric_per_fidelity = {"loglik": "humaneval_loglik", "generate": "humaneval_pass_at_1"}
     option_defaults = {"limit": 0, "samples": 1, "temperature": 0.8, "max_new_tokens": 384, "timeout": 10.0,
                        "data_path": None}
-
-    def metrics_for(self, fidelity):
-        return tuple(m for m in self.metrics if m.name == self.primary_metric(fidelity))
-
-    def primary_metric(self, fidelity):
-        return "humaneval_loglik" if fidelity == "loglik" else "humaneval_pass_at_1"
 
     def prepare(self, ctx) -> None:
         self._split(ctx)
