@@ -1,6 +1,9 @@
 """acf, the Agentic Compression Framework: the public API for users and plugin authors.
 
-Names are imported on first use, so `import acf` (and `acf --help`) stays fast and never imports torch.
+Users call `compress`, `resume`, `load_run`, `evaluate` and `export`. Plugin authors subclass the interfaces
+named here and may also use the helpers in `acf.toolkit`; nothing else in `acf` is a stable surface (a test
+keeps the built-in plugins to these two modules). Names are imported on first use, so `import acf` (and
+`acf --help`) stays fast and never imports torch.
 """
 
 from __future__ import annotations
@@ -8,23 +11,31 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from acf.hookspecs import hookimpl
+from acf.plugins.hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "compress": "acf.api", "resume": "acf.api", "load_run": "acf.api", "CompressResult": "acf.api",
+    # the Python API
+    "compress": "acf.api", "resume": "acf.api", "load_run": "acf.api", "evaluate": "acf.api", "export": "acf.api",
+    "CompressResult": "acf.api", "Session": "acf.session",
+    # errors
     "AcfError": "acf.errors", "UnknownPluginError": "acf.errors", "MissingBackendError": "acf.errors",
-    "DatasetNotFoundError": "acf.errors", "StrategyError": "acf.errors", "ModelNotFoundError": "acf.errors",
-    "Method": "acf.method", "Stage": "acf.method", "Resources": "acf.method",
-    "Evaluator": "acf.evaluator", "Searcher": "acf.searcher", "RewardPreset": "acf.reward",
-    "ModelAlias": "acf.loading", "Tracker": "acf.tracker",
-    "Space": "acf.space", "Choice": "acf.space", "Int": "acf.space", "Float": "acf.space",
-    "Strategy": "acf.strategy", "Step": "acf.strategy",
-    "Measurement": "acf.measure", "Metric": "acf.objectives", "Constraint": "acf.objectives",
-    "ModelSpec": "acf.spec", "Context": "acf.context", "Candidate": "acf.candidate", "Frontier": "acf.frontier",
-    "RunConfig": "acf.config", "TensorFormat": "acf.storage", "set_tensor_format": "acf.storage",
-    "compressible_linears": "acf.modules",
+    "BackendImportError": "acf.errors", "DatasetNotFoundError": "acf.errors", "StrategyError": "acf.errors",
+    "ModelNotFoundError": "acf.errors",
+    # plugin interfaces
+    "Method": "acf.plugins.method", "Stage": "acf.plugins.method", "Resources": "acf.plugins.method",
+    "Evaluator": "acf.plugins.evaluator", "Searcher": "acf.plugins.searcher",
+    "RewardPreset": "acf.plugins.reward_preset", "ModelAlias": "acf.plugins.model_alias",
+    "Tracker": "acf.plugins.tracker",
+    # the types they take and return
+    "Space": "acf.search.space", "Choice": "acf.search.space", "Int": "acf.search.space", "Float": "acf.search.space",
+    "Strategy": "acf.search.strategy", "Step": "acf.search.strategy",
+    "Measurement": "acf.measurement", "Metric": "acf.search.objectives", "Constraint": "acf.search.objectives",
+    "ModelSpec": "acf.models.spec", "Context": "acf.context", "Records": "acf.context",
+    "EpisodeResult": "acf.rundir.results", "Candidate": "acf.rundir.results", "FinalResults": "acf.rundir.results",
+    "Promotion": "acf.rundir.results", "Frontier": "acf.search.frontier", "RunConfig": "acf.rundir.config",
+    "TensorFormat": "acf.tensor_format",
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]

@@ -1,4 +1,4 @@
-"""The Python API the CLI is a thin layer over: `acf.compress(...)`, `acf.resume(...)`, `acf.load_run(...)`."""
+"""The Python API the CLI is a thin layer over: `compress`, `resume`, `load_run`, `evaluate`, `export`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from acf.candidate import Candidate
-from acf.config import RunConfig
-from acf.frontier import Frontier
+from acf.errors import AcfError, RunStoreError
+from acf.measurement import Measurement
+from acf.models.export import export_candidate
+from acf.plugins.manager import registry
 from acf.progress import Progress, RichProgress
-from acf.store import RunStore
+from acf.rundir.config import RunConfig
+from acf.rundir.results import EpisodeResult
+from acf.rundir.store import RunStore, is_run_dir
+from acf.search.frontier import Frontier
+from acf.search.loop import Search
+from acf.session import Session
 
 
 @dataclass
@@ -21,10 +27,10 @@ class CompressResult:
 
     run_dir: Path
     frontier: Frontier
-    candidates: list[Candidate]
+    candidates: list[EpisodeResult]
 
     @property
-    def recommended(self) -> Candidate | None:
+    def recommended(self) -> EpisodeResult | None:
         return next((c for c in self.candidates if c.id == self.frontier.recommended), None)
 
     @property
@@ -37,75 +43,42 @@ def default_run_dir(model: str, dataset: str) -> Path:
     return Path("runs") / f"{slug}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def compress(model: str, dataset: str, *, episodes: int = 8, searcher: str = "nevergrad", seed: int = 0,
-             run_dir: str | Path | None = None, resume: bool = False, constraints: list[str] | None = None,
-             reward: str = "balanced", weights: dict[str, float] | None = None,
-             objectives: list[str] | None = None, methods: list[str] | None = None, max_steps: int = 2,
-             strategies: list[dict[str, Any]] | None = None,
-             evaluators: list[str] | None = None, evaluator_options: dict[str, dict[str, Any]] | None = None,
-             episode_budget_s: float | None = None, episode_timeout_s: float | None = None, promote: int = 0,
-             track: list[str] | None = None, track_uri: str | None = None, device: str = "auto", dtype: str = "auto",
-             trust_remote_code: bool = False, progress: bool | Progress = False) -> CompressResult:
-    """Search for compressed versions of `model` on task `dataset`; see `acf compress --help`."""
-    from acf.coordinator import Run
+def compress(model: str, dataset: str, *, run_dir: str | Path | None = None, resume: bool = False,
+             progress: bool | Progress = False, **options: Any) -> CompressResult:
+    """Search for compressed versions of `model` on task `dataset`.
 
-    config = RunConfig(
-        model=model, dataset=dataset, episodes=episodes, searcher=searcher, seed=seed, reward=reward,
-        weights=weights or {}, objectives=objectives or [], constraints=constraints or [], methods=methods or [],
-        max_steps=max_steps, strategies=strategies or [], evaluators=evaluators or [], evaluator_options=evaluator_options or {},
-        episode_budget_s=episode_budget_s, episode_timeout_s=episode_timeout_s, promote=promote, track=track or [], track_uri=track_uri, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
-    )
+    `options` are `RunConfig`'s fields (episodes, searcher, seed, constraints, …; see `acf compress --help`).
+    """
+    config = RunConfig.build(model=model, dataset=dataset, **options)
     if run_dir is None:
         if resume:
-            from acf.errors import RunStoreError
-
             raise RunStoreError("--resume needs the --run-dir of the run to continue")
         run_dir = default_run_dir(model, dataset)
-    run = Run(config, Path(run_dir), resume=resume, progress=_reporter(progress))
-    run.prepare()
-    frontier = run.execute()
-    return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=run.candidates)
-
-
-def open_run(run_dir: str | Path, *, progress: bool | Progress = False):
-    """A prepared `Run` with the stored settings of `run_dir` (for resuming it or rebuilding its candidates)."""
-    from acf.coordinator import Run
-    from acf.errors import RunStoreError
-
-    store = RunStore(Path(run_dir))
-    if not store.exists():
-        raise RunStoreError(f"nothing to resume: {run_dir} holds no run (no run_config.json)")
-    config = RunConfig.model_validate(store.read("run_config.json"))
-    run = Run(config, Path(run_dir), resume=True, progress=_reporter(progress))
-    run.prepare()
-    return run
+    search = Search(config, Path(run_dir), resume=resume, progress=reporter(progress))
+    frontier = search.execute()
+    return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=search.candidates)
 
 
 def resume(run_dir: str | Path, *, progress: bool | Progress = False) -> CompressResult:
     """Continue a killed or interrupted run with its stored settings; finished episodes are kept."""
-    run = open_run(run_dir, progress=progress)
-    frontier = run.execute()
-    return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=run.candidates)
+    store = RunStore(Path(run_dir))
+    if not store.exists():
+        raise RunStoreError(f"nothing to resume: {run_dir} holds no run (no run_config.json)")
+    search = Search(store.read_config(), Path(run_dir), resume=True, progress=reporter(progress))
+    frontier = search.execute()
+    return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=search.candidates)
 
 
 def load_run(run_dir: str | Path) -> CompressResult:
     """Read a run directory (finished or not) without running anything."""
-    from acf.errors import RunStoreError
-
     store = RunStore(Path(run_dir))
     if not store.exists():
         raise RunStoreError(f"{run_dir} is not an acf run directory (no run_config.json)")
-    if not store.has("pareto_frontier.json"):
-        raise RunStoreError(f"{run_dir} has no pareto_frontier.json yet (no episode has finished)")
-    frontier = Frontier.model_validate(store.read("pareto_frontier.json"))
-    candidates = [Candidate.model_validate(r) for r in store.finished_episodes()]
-    return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=candidates)
+    return CompressResult(run_dir=Path(run_dir), frontier=store.read_frontier(), candidates=store.finished_episodes())
 
 
-def find_candidate(run_dir: str | Path, candidate_id: str | None = None) -> Candidate:
+def find_candidate(run_dir: str | Path, candidate_id: str | None = None) -> EpisodeResult:
     """A finished, ok candidate of a run (default: the recommended pick), or a clear error."""
-    from acf.errors import RunStoreError
-
     result = load_run(run_dir)
     candidate_id = candidate_id or result.frontier.recommended
     candidate = next((c for c in result.candidates if c.id == candidate_id), None)
@@ -117,7 +90,80 @@ def find_candidate(run_dir: str | Path, candidate_id: str | None = None) -> Cand
     return candidate
 
 
-def _reporter(progress: bool | Progress) -> Progress:
+def run_session(run_dir: str | Path, *, progress: bool | Progress = False) -> Session:
+    """A Session with a stored run's settings (same model, methods, calibration and seed), to rebuild candidates."""
+    return Session.from_config(RunStore(Path(run_dir)).read_config(), work_dir=Path(run_dir), progress=reporter(progress))
+
+
+def split_target(target: str) -> tuple[Path | None, str | None]:
+    """`RUN_DIR` or `RUN_DIR:epNNN` (a run's candidate; plain RUN_DIR: its recommended pick), else (None, None)."""
+    path, _, candidate = target.rpartition(":") if ":" in target and not Path(target).exists() else (target, "", "")
+    if is_run_dir(Path(path)):
+        return Path(path), candidate or None
+    return None, None
+
+
+def pick_fidelity(evaluator: Any, fidelity: str) -> str:
+    if fidelity == "full":
+        return evaluator.fidelities[-1]
+    if fidelity == "cheap":
+        return evaluator.fidelities[0]
+    if fidelity not in evaluator.fidelities:
+        raise AcfError(f"evaluator {evaluator.name} has no fidelity {fidelity!r}; it has: cheap, full, "
+                       f"{', '.join(evaluator.fidelities)}")
+    return fidelity
+
+
+def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
+             evaluator_options: dict[str, dict[str, Any]] | None = None, device: str = "auto", dtype: str = "auto",
+             trust_remote_code: bool = False, progress: bool | Progress = False) -> tuple[str, dict[str, Measurement]]:
+    """Measure `target` (a model, a run directory or `RUN_DIR:epNNN`) with `tasks`; returns (what, measurements).
+
+    Goes through the same `Session.measure` as a search, so a run's candidate at the fidelity the search used
+    comes from the evaluation cache.
+    """
+    if not tasks:
+        raise AcfError("name what to measure with --tasks, e.g. --tasks gsm8k,latency")
+    reg = registry()
+    classes = [reg.get("evaluator", name) for name in dict.fromkeys(tasks)]
+    options = evaluator_options or {}
+    unknown = set(options) - {cls.name for cls in classes}
+    if unknown:
+        raise AcfError(f"options given for evaluator(s) not in --tasks: {', '.join(sorted(unknown))}")
+    run_dir, candidate_id = split_target(target)
+    if run_dir is not None:
+        candidate = find_candidate(run_dir, candidate_id)
+        session = run_session(run_dir, progress=progress)
+        strategy = session.validate(candidate.strategy)
+        what = f"{run_dir}:{candidate.id} ({strategy.describe()})"
+    else:
+        task = next((cls.name for cls in classes if cls.is_task), None)
+        if task is None:
+            names = ", ".join(sorted(n for n, c in reg.all("evaluator").items() if c.is_task))
+            raise AcfError(f"--tasks needs at least one task ({names}); cost evaluators come with it")
+        session = Session(target, task=task, evaluator_options={task: options.get(task, {})}, device=device,
+                          dtype=dtype, trust_remote_code=trust_remote_code, progress=reporter(progress))
+        strategy, what = None, target
+    evaluators = [cls(**options.get(cls.name, {})) for cls in classes]
+    for ev in evaluators:
+        ev.prepare(session.ctx)
+    measurements, _, _ = session.measure(strategy, evaluators=evaluators,
+                                         fidelity={ev.name: pick_fidelity(ev, fidelity) for ev in evaluators})
+    return what, measurements
+
+
+def export(run_dir: str | Path, out: str | Path, *, candidate: str | None = None,
+           progress: bool | Progress = False) -> Path:
+    """Rebuild a run's candidate (default: the recommended pick) and write it as a checked Hugging Face folder."""
+    picked = find_candidate(run_dir, candidate)
+    if Path(out).exists() and any(Path(out).iterdir()):
+        raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
+    config = RunStore(Path(run_dir)).read_config()
+    session = Session.from_config(config, work_dir=Path(run_dir), progress=reporter(progress))
+    return export_candidate(session, picked, Path(out), config)
+
+
+def reporter(progress: bool | Progress) -> Progress:
     if isinstance(progress, Progress):
         return progress
     return RichProgress() if progress else Progress()

@@ -1,27 +1,46 @@
-"""What the steps and evaluators of a run share: tokenizer, calibration text, teacher, device, progress."""
+"""What the steps and evaluators of a run share (tokenizer, calibration text, teacher, device, progress), and
+what the steps of the candidate being built record for the evaluators and for `result.json`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from acf.models.spec import ModelSpec
 from acf.progress import Progress
+from acf.tensor_format import TensorFormat
 
-if TYPE_CHECKING:
-    from acf.spec import ModelSpec
+
+@dataclass
+class Records:
+    """What the steps of one candidate recorded.
+
+    `steps` (one dict per step, JSON: training loss, dropped layers, …) lands in `result.json`;
+    `tensor_formats` (parameter name → how it is stored) is what the size evaluator counts; `objects` holds
+    what a later step or the export needs and is never saved (a backend's quantizer object, say).
+    """
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    tensor_formats: dict[str, TensorFormat] = field(default_factory=dict)
+    objects: dict[str, Any] = field(default_factory=dict)
+
+    def begin_step(self, method: str) -> None:
+        self.steps.append({"method": method})
 
 
 @dataclass
 class Context:
-    spec: "ModelSpec"
+    spec: ModelSpec
     device: str = "cpu"
     seed: int = 0
     progress: Progress = field(default_factory=Progress)
-    # Loaded lazily by the coordinator and shared by every step and evaluator of the run.
+    # Loaded lazily by the session and shared by every step and evaluator of the run.
     load_tokenizer: Callable[[], Any] | None = None
     load_teacher: Callable[[], Any] | None = None
     load_calibration: Callable[[int], list[str]] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    # The candidate being built and measured now; the session starts a fresh one per candidate.
+    records: Records = field(default_factory=Records)
 
     def _memo(self, key: str, loader: Callable[[], Any] | None, what: str) -> Any:
         if key not in self.cache:
@@ -42,7 +61,21 @@ class Context:
     def calibration_texts(self, n: int | None = None) -> list[str]:
         """Texts from the task's non-evaluation split, `n` of them (default: the spec's suggestion)."""
         n = n or self.spec.calibration_samples
-        key = f"calibration:{n}"
         if self.load_calibration is None:
             raise RuntimeError("this run provides no calibration data")
-        return self._memo(key, lambda: self.load_calibration(n), "calibration data")
+        return self._memo(f"calibration:{n}", lambda: self.load_calibration(n), "calibration data")
+
+    # ------------------------------------------------------------------ what the current candidate's steps record
+    def record(self, **notes: Any) -> None:
+        """Note JSON values about the step now running (e.g. `training_loss=[...]`); they land in `result.json`."""
+        if not self.records.steps:
+            self.records.begin_step("")
+        self.records.steps[-1].update(notes)
+
+    def set_tensor_format(self, param_name: str, fmt: TensorFormat) -> None:
+        """Say how a parameter of the candidate is stored once deployed (the size evaluator counts it)."""
+        self.records.tensor_formats[param_name] = fmt
+
+    @property
+    def tensor_formats(self) -> dict[str, TensorFormat]:
+        return dict(self.records.tensor_formats)

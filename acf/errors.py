@@ -39,13 +39,26 @@ class DatasetNotFoundError(AcfError):
 
 
 class MissingBackendError(AcfError):
-    """An optional library is not installed; the message names the extra that installs it."""
+    """An optional library is not installed; the message says how to install it.
 
-    def __init__(self, package: str, extra: str, purpose: str):
-        super().__init__(
-            f"{purpose} needs the '{package}' package, which is not installed: pip install 'acf[{extra}]'"
-        )
+    `extra` names one of acf's extras (`pip install 'acf[EXTRA]'`); a third-party plugin passes its own
+    `install_hint` instead (default: `pip install PACKAGE`).
+    """
+
+    def __init__(self, package: str, extra: str | None, purpose: str, *, install_hint: str | None = None):
+        how = install_hint or (f"pip install 'acf[{extra}]'" if extra else f"pip install {package}")
+        super().__init__(f"{purpose} needs the '{package}' package, which is not installed: {how}")
         self.package, self.extra = package, extra
+
+
+class BackendImportError(AcfError):
+    """An optional library is installed but fails to import; the message carries its own error."""
+
+    def __init__(self, module: str, purpose: str, error: BaseException):
+        detail = " ".join(f"{type(error).__name__}: {error}".split())
+        super().__init__(f"{purpose} needs '{module}', which is installed but fails to import: {detail}",
+                         hint="reinstall it, or the version of its dependency it names")
+        self.module, self.error = module, error
 
 
 class ConstraintError(AcfError):

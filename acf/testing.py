@@ -76,8 +76,8 @@ def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None):
     uncompressed model for distillation. The tokenizer is loaded once.
     """
     from acf.context import Context
-    from acf.loading import load_tokenizer
-    from acf.spec import infer_spec
+    from acf.models.loading import load_tokenizer
+    from acf.models.spec import infer_spec
 
     folder = Path(folder)
     spec = infer_spec(json.loads((folder / "config.json").read_text()), source=folder.name, path=str(folder))
@@ -92,7 +92,7 @@ def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None):
 @contextlib.contextmanager
 def registered_plugin(plugin: Any, name: str | None = None) -> Iterator[str]:
     """Register `plugin` (a module or object with hookimpls) and always unregister it afterwards."""
-    from acf.plugins import register_plugin, unregister_plugin
+    from acf.plugins.manager import register_plugin, unregister_plugin
 
     plugin_name = register_plugin(plugin, name=name)
     try:

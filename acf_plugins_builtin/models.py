@@ -41,7 +41,7 @@ class SmolLM2Embedded(ModelAlias):
         super().__init__("smollm2-135m", hub_id="HuggingFaceTB/SmolLM2-135M-Instruct")
 
     def resolve(self) -> str:
-        from acf.store import cache_dir
+        from acf.toolkit import cache_dir
 
         target = cache_dir() / "models" / "smollm2-135m-instruct"
         if (target / "config.json").is_file() and (target / "model.safetensors").is_file():
@@ -68,7 +68,7 @@ def find_smollm2_gguf() -> Path:
 def convert_gguf(gguf_file: Path, target: Path) -> None:
     """Dequantize a GGUF checkpoint to an fp32 safetensors folder (with its tokenizer), atomically."""
     from acf import MissingBackendError
-    from acf.loading import quiet_progress_bars
+    from acf.toolkit import quiet_progress_bars
 
     for package in ("gguf", "accelerate"):
         if importlib.util.find_spec(package) is None:

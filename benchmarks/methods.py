@@ -22,8 +22,8 @@ def setup(samples: int, seq_len: int):
     import torch
 
     from acf.context import Context
-    from acf.loading import load_model, load_tokenizer, read_config, resolve_model
-    from acf.spec import infer_spec
+    from acf.models.loading import load_model, load_tokenizer, read_config, resolve_model
+    from acf.models.spec import infer_spec
     from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, prompt
     from acf_plugins_builtin.methods.calibration import calibration_ids
 
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--autoround", action="store_true", help="include AutoRound (≈ 8 minutes on 2 cores)")
     args = parser.parse_args()
 
-    from acf.plugins import registry
+    from acf.plugins.manager import registry
     from acf_plugins_builtin.evaluators.perplexity import Perplexity
     from acf_plugins_builtin.evaluators.size import Size
 

@@ -53,10 +53,10 @@ def main(argv=None) -> int:
     parser.add_argument("--promote", type=int, default=4, help="candidates promoted in the screen-then-promote plan")
     args = parser.parse_args(argv)
 
-    from acf.config import RunConfig
-    from acf.coordinator import Run
-    from acf.promotion import tied_ranking
-    from acf.strategy import Step, Strategy, validate_strategy
+    from acf.rundir.config import RunConfig
+    from acf.search.loop import Run
+    from acf.search.promotion import tied_ranking
+    from acf.search.strategy import Step, Strategy, validate_strategy
 
     options = {args.task: {"subset": args.subset, "limit": args.full_items}}
     config = RunConfig(model="smollm2-135m", dataset=args.task, methods=["rtn", "magnitude"], evaluators=[],

@@ -27,10 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from acf.frontier import hypervolume, pareto_indices
-from acf.objectives import Metric, gain
-from acf.proposals import Proposer, point_key
-from acf.space import Choice, Space
+from acf.search.frontier import hypervolume, pareto_indices
+from acf.search.objectives import Metric, gain
+from acf.search.proposals import Proposer, point_key
+from acf.search.space import Choice, Space
 
 BITS = [2, 3, 4, 8]
 SPARSITY = [0.25, 0.5, 0.75]
@@ -84,12 +84,12 @@ def synthetic_table(space: Space) -> dict[str, Any]:
 
 def measured_table(model: str, run_dir: Path, limit: int) -> dict[str, Any]:
     """Measure every point of the space on `model` through acf (gsm8k loglik + size), using acf's cache."""
-    from acf.config import RunConfig
-    from acf.coordinator import Run
-    from acf.plugins import load_plugins
+    from acf.rundir.config import RunConfig
+    from acf.search.loop import Run
+    from acf.plugins.manager import load_plugins
     from acf.progress import Progress
-    from acf.search_space import point_to_strategy
-    from acf.strategy import validate_strategy
+    from acf.search.pipelines import point_to_strategy
+    from acf.search.strategy import validate_strategy
 
     load_plugins()
     config = RunConfig(model=model, dataset="gsm8k", methods=["rtn", "gptq", "magnitude", "wanda"], evaluators=["size"],
@@ -190,7 +190,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
     args = parser.parse_args(argv)
 
-    from acf.plugins import registry
+    from acf.plugins.manager import registry
 
     if args.synthetic:
         space = candidate_space([32, 64, -1])

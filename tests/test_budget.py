@@ -5,6 +5,7 @@ import importlib
 import pytest
 
 import acf
+from acf.session import Session
 
 
 def run(tiny, data, run_dir, **kw):
@@ -30,18 +31,11 @@ def test_a_named_method_that_cannot_fit_the_budget_is_an_error(acf_tiny_model, g
 
 
 def test_unnamed_methods_that_cannot_fit_are_left_out(acf_tiny_model, gsm8k_file, tmp_path):
-    from acf.config import RunConfig
-    from acf.coordinator import Run
-
-    config = RunConfig(model=str(acf_tiny_model), dataset="gsm8k", episode_budget_s=1e-6,
-                       evaluator_options={"gsm8k": {"data_path": str(gsm8k_file)}})
-    run_ = Run(config, tmp_path / "r")
+    options = {"task": "gsm8k", "evaluator_options": {"gsm8k": {"data_path": str(gsm8k_file)}}}
     with pytest.raises(acf.AcfError, match="no compression method applies"):
-        run_.prepare()
-    config = config.model_copy(update={"episode_budget_s": 30.0})
-    run_ = Run(config, tmp_path / "r")
-    run_.prepare()
-    assert {"rtn", "magnitude", "gptq", "nf4", "structured"} <= set(run_.methods)
+        Session(str(acf_tiny_model), episode_budget_s=1e-6, **options)
+    session = Session(str(acf_tiny_model), episode_budget_s=30.0, **options)
+    assert {"rtn", "magnitude", "gptq", "nf4", "structured"} <= set(session.methods)
 
 
 @pytest.mark.parametrize("module,method,extra", [
@@ -54,8 +48,8 @@ def test_unnamed_methods_that_cannot_fit_are_left_out(acf_tiny_model, gsm8k_file
 def test_a_missing_backend_names_its_extra(module, method, extra, monkeypatch, acf_tiny_model):
     import json
 
-    from acf.plugins import registry
-    from acf.spec import infer_spec
+    from acf.plugins.manager import registry
+    from acf.models.spec import infer_spec
 
     spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny")
     mod = importlib.import_module(module)

@@ -121,7 +121,7 @@ def test_runs_list_shows_finished_interrupted_and_running_runs(acf_cli, acf_tiny
     import shutil
 
     import acf
-    from acf.store import RunLock
+    from acf.rundir.lock import RunLock
 
     acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "runs" / "a", episodes=2, methods=["rtn"],
                  evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})

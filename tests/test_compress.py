@@ -12,7 +12,7 @@ import time
 import pytest
 
 import acf
-from acf.store import RunLock
+from acf.rundir.lock import RunLock
 
 from conftest import make_plugin_site
 
@@ -75,7 +75,7 @@ def test_same_seed_same_frontier_and_rerun_is_served_from_cache(acf_tiny_model, 
     def no_loading(*a, **k):
         raise AssertionError("a fully cached re-run must not load the model")
 
-    monkeypatch.setattr("acf.coordinator.load_model", no_loading)
+    monkeypatch.setattr("acf.session.load_model", no_loading)
     second = run(acf_tiny_model, gsm8k_file, tmp_path / "b")
     assert all(c.cached for c in second.candidates)
     assert frontier_signature(first) == frontier_signature(second)
@@ -268,9 +268,9 @@ def test_a_corrupt_frontier_is_named_and_resume_rebuilds_it(acf_tiny_model, gsm8
 
 
 def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model, tmp_path):
-    from acf.measure import Measurement
-    from acf.objectives import Metric
-    from acf.promotion import tied_ranking
+    from acf.measurement import Measurement
+    from acf.search.objectives import Metric
+    from acf.search.promotion import tied_ranking
 
     data = tmp_path / "csqa.jsonl"
     row = {"question": "Where is milk kept?", "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pluggy
 
-from acf import hookspecs
+from acf.plugins import hookspecs
 
 DOCS = Path(__file__).parent.parent / "docs"
 

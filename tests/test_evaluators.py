@@ -4,8 +4,8 @@ import pytest
 
 from acf.context import Context
 from acf.errors import DatasetNotFoundError
-from acf.loading import load_model, load_tokenizer
-from acf.spec import infer_spec
+from acf.models.loading import load_model, load_tokenizer
+from acf.models.spec import infer_spec
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, final_answer
 from acf_plugins_builtin.evaluators.latency import Latency
 from acf_plugins_builtin.evaluators.memory import PeakMemory

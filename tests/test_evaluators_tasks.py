@@ -6,8 +6,8 @@ import math
 import pytest
 
 from acf.context import Context
-from acf.loading import load_model, load_tokenizer
-from acf.spec import infer_spec
+from acf.models.loading import load_model, load_tokenizer
+from acf.models.spec import infer_spec
 from acf_plugins_builtin.evaluators import humaneval as he
 from acf_plugins_builtin.evaluators.bbh import BBH, extract, macro
 from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
@@ -16,7 +16,7 @@ from acf_plugins_builtin.evaluators.sandbox import run_program
 from acf_plugins_builtin.evaluators.scoring import choice_logprobs, continuation_logprobs
 from acf_plugins_builtin.evaluators.throughput import Throughput
 from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
-from acf.measure import Measurement
+from acf.measurement import Measurement
 
 
 @pytest.fixture(scope="module")
@@ -206,7 +206,7 @@ def test_gpu_memory_monitor_samples_nvml_and_is_inert_on_cpu(monkeypatch):
     import time
     import types
 
-    from acf.monitor import GpuMemoryMonitor
+    from acf.gpu_monitor import GpuMemoryMonitor
 
     with GpuMemoryMonitor("cpu") as cpu:
         pass

@@ -1,11 +1,11 @@
 import pytest
 
-from acf.candidate import Candidate
-from acf.frontier import build_frontier, dominates, hypervolume, pareto_indices
-from acf.measure import Measurement
-from acf.objectives import Constraint, Metric
-from acf.reward import reward
-from acf.strategy import Step, Strategy
+from acf.rundir.results import Candidate
+from acf.search.frontier import build_frontier, dominates, hypervolume, pareto_indices
+from acf.measurement import Measurement
+from acf.search.objectives import Constraint, Metric
+from acf.search.reward import reward
+from acf.search.strategy import Step, Strategy
 
 ACC = Metric(name="acc", direction="max", category="accuracy")
 SIZE = Metric(name="size_mb", direction="min", category="size")

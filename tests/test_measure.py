@@ -2,7 +2,7 @@ import statistics
 
 import pytest
 
-from acf.measure import bootstrap_interval, mean_interval, median, proportion, wilson_interval
+from acf.measurement import bootstrap_interval, mean_interval, median, proportion, wilson_interval
 
 
 def test_wilson_hand_computed():

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from acf import StrategyError
-from acf.loading import load_model
-from acf.storage import tensor_formats
+from acf.models.loading import load_model
+from acf.testing import model_context
 from acf_plugins_builtin.evaluators.size import model_size_bits
 from acf_plugins_builtin.methods.magnitude import MagnitudePruning
 from acf_plugins_builtin.methods.rtn import RoundToNearest, quantize_rtn
@@ -35,15 +35,15 @@ def test_rtn_rejects_group_that_does_not_divide():
 
 
 def test_rtn_records_effective_bits_and_size(acf_tiny_model):
-    model = load_model(acf_tiny_model)
-    before_bits, count = model_size_bits(model)
+    model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
+    before_bits, count = model_size_bits(model, ctx.tensor_formats)
     assert before_bits == pytest.approx(count * 32)
-    RoundToNearest().apply(model, {"bits": 4, "group_size": 32, "symmetric": False}, ctx=None)
-    formats = tensor_formats(model)
+    RoundToNearest().apply(model, {"bits": 4, "group_size": 32, "symmetric": False}, ctx)
+    formats = ctx.tensor_formats
     linear = dict(model.named_modules())["model.layers.0.mlp.down_proj"]
     fmt = formats["model.layers.0.mlp.down_proj.weight"]
     assert fmt.effective_bits(linear.in_features) == pytest.approx(4 + (16 + 8) / 32)
-    bits, _ = model_size_bits(model)
+    bits, _ = model_size_bits(model, formats)
     quantized = sum(m.weight.numel() for n, m in model.named_modules() if f"{n}.weight" in formats)
     embed = model.get_input_embeddings().weight.numel()
     norms = count - quantized - embed
@@ -57,7 +57,7 @@ def test_rtn_records_effective_bits_and_size(acf_tiny_model):
 def test_magnitude_reaches_requested_sparsity(acf_tiny_model, sparsity, scope):
     model = load_model(acf_tiny_model)
     embeddings = model.get_input_embeddings().weight.clone()
-    MagnitudePruning().apply(model, {"sparsity": sparsity, "scope": scope}, ctx=None)
+    MagnitudePruning().apply(model, {"sparsity": sparsity, "scope": scope}, model_context(acf_tiny_model))
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear) and module is not model.get_output_embeddings():
             zeros = (module.weight == 0).float().mean().item()
@@ -75,9 +75,9 @@ def test_magnitude_keeps_the_largest_weights():
 
 def test_sparse_size_uses_bitmask_only_when_smaller(acf_tiny_model):
     model = load_model(acf_tiny_model)
-    dense_bits, _ = model_size_bits(model)
-    MagnitudePruning().apply(model, {"sparsity": 0.5, "scope": "layer"}, ctx=None)
-    sparse_bits, _ = model_size_bits(model)
+    dense_bits, _ = model_size_bits(model, {})
+    MagnitudePruning().apply(model, {"sparsity": 0.5, "scope": "layer"}, model_context(acf_tiny_model))
+    sparse_bits, _ = model_size_bits(model, {})
     pruned = sum(m.weight.numel() for n, m in model.named_modules()
                  if isinstance(m, torch.nn.Linear) and m is not model.get_output_embeddings())
     # each pruned matrix: 1 bit per element + 32 bits per surviving weight instead of 32 bits per element

@@ -6,10 +6,9 @@ import json
 import pytest
 import torch
 
-from acf.export import check_reload
+from acf.models.export import check_reload
 from acf.testing import model_context
-from acf.loading import load_model
-from acf.storage import tensor_formats
+from acf.models.loading import load_model
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.autoround import AutoRoundMethod
 from acf_plugins_builtin.methods.calibration import calibration_chunks
@@ -26,7 +25,7 @@ def test_autoround_quantizes_exports_and_reloads(acf_tiny_model, gsm8k_file, tmp
                                                            "iters": 5, "samples": 8, "seq_len": 64}, ctx)
     down = model.model.layers[0].mlp.down_proj.weight.detach()
     assert max(len(torch.unique(g)) for g in down.reshape(-1, 32)) <= 16
-    fmt = tensor_formats(model)["model.layers.0.mlp.down_proj.weight"]
+    fmt = ctx.tensor_formats["model.layers.0.mlp.down_proj.weight"]
     assert (fmt.bits, fmt.group_size, fmt.zero_bits) == (4, 32, 0)
     assert AutoRoundMethod().save(model, tmp_path, ctx)
     tok.save_pretrained(tmp_path)

@@ -8,8 +8,8 @@ import torch
 
 import acf
 from acf.context import Context
-from acf.loading import load_model
-from acf.spec import infer_spec
+from acf.models.loading import load_model
+from acf.models.spec import infer_spec
 from acf_plugins_builtin.evaluators.size import model_size_bits
 from acf_plugins_builtin.methods.bnb import FourBit, Int8
 
@@ -40,7 +40,7 @@ def test_bnb_layers_sizes_and_generation(base, method, params, bits):
     layer_type = bnb.nn.Linear8bitLt if method is Int8 else bnb.nn.Linear4bit
     layers = [m for m in q.modules() if isinstance(m, layer_type)]
     assert len(layers) == len(quantized_linear_weights(model))
-    total, count = model_size_bits(q)
+    total, count = model_size_bits(q, ctx.tensor_formats)
     n_quant = sum(m.in_features * m.out_features for m in layers)
     dense = count - sum(p.numel() for m in layers for p in m.parameters())
     per_row = method is Int8  # int8 keeps one scale per output row, 4-bit one per block of 64

@@ -8,8 +8,7 @@ import torch
 
 import acf
 from acf.errors import MissingBackendError
-from acf.loading import load_model
-from acf.storage import tensor_formats
+from acf.models.loading import load_model
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.awq import AWQ
 from acf_plugins_builtin.methods.calibration import calibration_ids
@@ -56,7 +55,7 @@ def test_gptq_quantizes_to_the_requested_grid_and_records_bits(setup):
     base, ctx = setup
     model = GPTQ().apply(copy.deepcopy(base), {"bits": 4, "group_size": 32, "symmetric": True, "dampening": 0.01,
                                                "actorder": "none", **CALIB}, ctx)
-    formats = tensor_formats(model)
+    formats = ctx.tensor_formats
     for name, module in linears(model):
         fmt = formats[f"{name}.weight"]
         assert (fmt.bits, fmt.group_size, fmt.zero_bits) == (4, 32, 0)
@@ -69,7 +68,7 @@ def test_gptq_quantizes_to_the_requested_grid_and_records_bits(setup):
 def test_awq_runs_on_cpu_and_records_asymmetric_format(setup):
     base, ctx = setup
     model = AWQ().apply(copy.deepcopy(base), {"bits": 4, "group_size": 64, "symmetric": False, **CALIB}, ctx)
-    fmt = tensor_formats(model)["model.layers.0.mlp.down_proj.weight"]
+    fmt = ctx.tensor_formats["model.layers.0.mlp.down_proj.weight"]
     assert (fmt.bits, fmt.group_size, fmt.zero_bits) == (4, 64, 8)
     assert output_error(model, base, ctx) > 0
 

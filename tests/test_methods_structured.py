@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import acf
-from acf.loading import load_model
+from acf.models.loading import load_model
 from acf.testing import build_tiny_model, model_context
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.layer_drop import LayerDrop, block_influence
@@ -59,7 +59,7 @@ def test_layer_drop_removes_the_least_influential_layers(wide):
 
     scores = block_influence(base, calibration_ids(ctx, 16, 256))
     model = LayerDrop().apply(copy.deepcopy(base), {"layers": 1, "samples": 16}, ctx)
-    assert model._acf_dropped_layers == [min(range(4), key=lambda i: scores[i])]
+    assert ctx.records.steps[-1]["dropped_layers"] == [min(range(4), key=lambda i: scores[i])]
     assert model.config.num_hidden_layers == 3 and len(model.model.layers) == 3
     assert [layer.self_attn.layer_idx for layer in model.model.layers] == [0, 1, 2]
     ids = torch.tensor([[1, 5, 9, 12]])
@@ -88,7 +88,7 @@ def test_shrunk_models_export_as_smaller_configs(wide, gsm8k_file, tmp_path, acf
 
 
 def test_hidden_width_pruning_keeps_the_model_tied_and_exportable(gsm8k_file, tmp_path_factory):
-    from acf.export import check_reload
+    from acf.models.export import check_reload
 
     folder = build_tiny_model(tmp_path_factory.mktemp("deep"), hidden=512, intermediate=384, layers=2, heads=4, kv_heads=2)
     ctx = model_context(folder, task=GSM8K(data_path=str(gsm8k_file)))

@@ -7,9 +7,9 @@ import torch
 
 import acf
 from acf.testing import model_context
-from acf.loading import load_model
+from acf.models.loading import load_model
 from acf.errors import StrategyError
-from acf.strategy import Step, Strategy, validate_strategy
+from acf.search.strategy import Step, Strategy, validate_strategy
 from acf_plugins_builtin.evaluators.gsm8k import GSM8K
 from acf_plugins_builtin.methods.distill import Distill, ProgressiveDistill
 from acf_plugins_builtin.methods.lora import LoRA, QLoRA
@@ -53,7 +53,7 @@ def test_distillation_moves_a_pruned_student_towards_the_teacher_and_keeps_its_z
     modules = dict(student.named_modules())
     for name, zero in zeros.items():
         assert (modules[name].weight[zero] == 0).all()
-    assert len(student._acf_training_loss) == 25
+    assert len(ctx.records.steps[-1]["training_loss"]) == 25
 
 
 def test_progressive_reaches_the_final_sparsity_in_stages(setup):
@@ -62,7 +62,7 @@ def test_progressive_reaches_the_final_sparsity_in_stages(setup):
     for name, m in model.named_modules():
         if isinstance(m, torch.nn.Linear) and m is not model.lm_head:
             assert (m.weight == 0).float().mean().item() == pytest.approx(0.5, abs=0.01)
-    assert len(model._acf_training_loss) == 20
+    assert len(ctx.records.steps[-1]["training_loss"]) == 20
 
 
 def test_lora_recovers_and_merges_into_a_plain_model(setup):

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from acf.errors import ModelNotFoundError
-from acf.loading import fingerprint, load_model, load_tokenizer, resolve_model
+from acf.models.loading import fingerprint, load_model, load_tokenizer
+from acf.models.resolve import resolve_model
 
 
 def test_hub_alias_and_hub_id_resolve_without_network():

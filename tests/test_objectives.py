@@ -1,7 +1,7 @@
 import pytest
 
 from acf.errors import ConstraintError
-from acf.objectives import Constraint, Metric, check_constraints, gain, reference_value
+from acf.search.objectives import Constraint, Metric, check_constraints, gain, reference_value
 
 ACC = Metric(name="acc", direction="max", category="accuracy")
 SIZE = Metric(name="size_mb", direction="min", category="size")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from acf import hookspecs
+from acf.plugins import hookspecs
 from acf.errors import PluginCollisionError, UnknownPluginError
-from acf.plugins import registry
+from acf.plugins.manager import registry
 from acf.testing import registered_plugin
 
 HOOKS = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
@@ -62,7 +62,7 @@ def test_hook_register_reward_presets(my_plugin):
 
 
 def test_hook_register_model_aliases(my_plugin):
-    from acf.loading import resolve_model
+    from acf.models.resolve import resolve_model
 
     resolved = resolve_model("test-alias")
     assert (resolved.hub_id, resolved.alias) == ("acf-test/not-a-real-model", "test-alias")
@@ -117,7 +117,7 @@ def test_misspelt_hook_fails_loudly():
     with pytest.raises(PluginValidationError):
         with registered_plugin(Typo(), name="typo"):
             pass
-    from acf.plugins import pm
+    from acf.plugins.manager import pm
 
     assert not pm.has_plugin("typo")
 

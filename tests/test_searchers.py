@@ -1,9 +1,9 @@
 import pytest
 
-from acf.plugins import registry
-from acf.search_space import enumerate_pipelines, point_to_strategy, strategy_space
-from acf.spec import infer_spec
-from acf.strategy import Step, Strategy, validate_strategy
+from acf.plugins.manager import registry
+from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strategy_space
+from acf.models.spec import infer_spec
+from acf.search.strategy import Step, Strategy, validate_strategy
 from acf.errors import StrategyError
 
 SPEC = infer_spec({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
@@ -102,7 +102,7 @@ def test_nevergrad_starts_from_the_methods_defaults():
 
 
 def test_nevergrad_refines_the_pareto_front_with_one_step_neighbours():
-    from acf.space import Choice, Space
+    from acf.search.space import Choice, Space
 
     s = Space(params=[Choice(name="pipeline", options=["rtn"]), Choice(name="rtn.bits", options=[2, 3, 4, 8], default=4),
                       Choice(name="rtn.group_size", options=[32, 64, -1], default=32)])
@@ -119,7 +119,7 @@ def test_nevergrad_refines_the_pareto_front_with_one_step_neighbours():
 
 
 def test_parameter_neighbours_step_within_bounds():
-    from acf.space import Choice, Float, Int
+    from acf.search.space import Choice, Float, Int
 
     assert Choice(name="b", options=[2, 3, 4, 8]).neighbours(2) == [3]
     assert Choice(name="b", options=[2, 3, 4, 8]).neighbours(4) == [3, 8]

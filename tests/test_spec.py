@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from acf.spec import infer_spec
+from acf.models.spec import infer_spec
 
 LLAMA3_8B = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 4096, "intermediate_size": 14336,
              "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256,

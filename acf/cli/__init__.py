@@ -8,18 +8,14 @@ import warnings
 
 import typer
 
+from acf.cli.app import make_typer
 from acf.errors import AcfError
-
-
-def make_typer(**kwargs) -> typer.Typer:
-    """Every acf Typer app shares these settings."""
-    kwargs.setdefault("no_args_is_help", True)
-    return typer.Typer(pretty_exceptions_enable=False, add_completion=False, rich_markup_mode="rich", **kwargs)
+from acf.plugins.manager import load_plugins
 
 
 def build_app() -> typer.Typer:
+    # The command modules import the API (pydantic models, no torch); `acf.cli` itself stays importable cheaply.
     from acf.cli import compress, eval, frontier, plugins, report, runs, spec
-    from acf.plugins import load_plugins
 
     app = make_typer(help="acf, the Agentic Compression Framework: find the best compressed versions of a causal LM.")
     compress.register(app)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
+from acf.api import evaluate
+from acf.errors import AcfError
+from acf.plugins.manager import registry
 from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options
 
 
@@ -28,11 +34,6 @@ def eval_command(
     json_out: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
 ) -> None:
     """Measure a model, or a candidate of a run, with any evaluators."""
-    from acf.api import _reporter
-    from acf.errors import AcfError
-    from acf.evaluate import evaluate
-    from acf.plugins import registry
-
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     options = parse_eval_options(eval_option)
     task_names = [n for n in names if getattr(registry().get("evaluator", n), "is_task", False)]
@@ -44,16 +45,11 @@ def eval_command(
         for name in task_names:
             options.setdefault(name, {})["limit"] = limit
     what, measurements = evaluate(target, names, fidelity=fidelity, evaluator_options=options, device=device,
-                                  dtype=dtype, trust_remote_code=trust_remote_code, progress=_reporter(not quiet))
+                                  dtype=dtype, trust_remote_code=trust_remote_code, progress=not quiet)
     if json_out:
-        import json
-
         typer.echo(json.dumps({"target": what, "measurements": {k: v.model_dump() for k, v in measurements.items()}},
                               indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=what)
     for column in ("metric", "value", "95% interval", "n", "fidelity"):
         table.add_column(column, justify="left" if column in ("metric", "fidelity") else "right")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import typer
 
-from acf.cli import make_typer
+from acf.api import load_run
+from acf.cli.app import make_typer
+from acf.errors import AcfError
+from acf.plugins.manager import registry
+from acf.rundir.store import RunStore
+from acf.search.frontier import build_frontier
 
 app = make_typer()
 
@@ -19,8 +25,6 @@ def show(
     json_out: bool = typer.Option(False, "--json", help="print pareto_frontier.json"),
 ) -> None:
     """Print the frontier: one row per non-dominated candidate, the recommended one marked (★)."""
-    from acf.api import load_run
-
     result = load_run(run_dir)
     names = [n.strip() for n in objectives.split(",") if n.strip()]
     if names:
@@ -33,16 +37,8 @@ def show(
 
 def on_objectives(result, run_dir: Path, names: list[str]):
     """The same candidates, with the frontier rebuilt on other measured metrics (directions from the evaluators)."""
-    from dataclasses import replace
-
-    from acf.errors import AcfError
-    from acf.frontier import build_frontier
-    from acf.measure import Measurement
-    from acf.plugins import registry
-    from acf.store import read_json
-
     known = {m.name: m for cls in registry().all("evaluator").values() for m in cls.metrics}
-    baseline = {k: Measurement.model_validate(v) for k, v in read_json(Path(run_dir) / "baseline.json").items()}
+    baseline = RunStore(Path(run_dir)).read_baseline() or {}
     missing = [n for n in names if n not in known or n not in baseline]
     if missing:
         raise AcfError(f"no measured metric(s) {', '.join(missing)} in this run; measured: {', '.join(sorted(baseline))}")

@@ -7,12 +7,13 @@ from typing import Any
 import typer
 
 from acf.errors import AcfError
+from acf.rundir.config import RunConfig
 
 # Options several commands share (one definition, one help text).
 EVAL_OPTION = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)")
-DEVICE = typer.Option("auto", help="auto, cpu, cuda, cuda:1 …")
-DTYPE = typer.Option("auto", help="auto, float32, bfloat16, float16")
-TRUST_REMOTE_CODE = typer.Option(False, "--trust-remote-code", help="allow the model's own code to run")
+DEVICE = typer.Option(RunConfig.default("device"), help=RunConfig.help("device"))
+DTYPE = typer.Option(RunConfig.default("dtype"), help=RunConfig.help("dtype"))
+TRUST_REMOTE_CODE = typer.Option(False, "--trust-remote-code", help=RunConfig.help("trust_remote_code"))
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
 
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Optional
 
-from pathlib import Path
-
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from acf.cli import make_typer
+from acf.cli.app import make_typer
+from acf.plugins.manager import BUILTIN_PLUGINS, distribution, hooks_of, load_plugins, registry
+from acf.plugins.registry import PLURAL
+from acf.scaffold import new_plugin
 
 app = make_typer()
 
 
 def describe_plugins(include_builtin: bool, hook: str | None = None) -> list[dict]:
-    from acf.plugins import BUILTIN_PLUGINS, PLURAL, distribution, hooks_of, load_plugins, registry
-
     pm = load_plugins()
     reg = registry()
     rows = []
@@ -50,16 +52,13 @@ def list_plugins(
     if not rows:
         typer.echo("No plugins installed." + ("" if all_ else " (built-ins are shown with --all)"))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table()
     for col in ("plugin", "version", "hooks", "registered"):
         table.add_column(col)
     for row in rows:
         registered = "; ".join(
             f"{kind.replace('_', ' ')}: {', '.join(row[kind])}"
-            for kind in ("methods", "evaluators", "searchers", "reward_presets", "model_aliases") if row[kind]
+            for kind in PLURAL.values() if row[kind]
         )
         table.add_row(row["name"], f"{row['distribution']} {row['version']}", ", ".join(row["hooks"]), registered)
     Console().print(table)
@@ -71,7 +70,5 @@ def new(
     folder: Path = typer.Option(Path("."), "--dir", help="where to create acf-plugin-NAME/"),
 ) -> None:
     """Create a plugin project from acf's template (an example method, evaluator and tests)."""
-    from acf.scaffold import new_plugin
-
     target = new_plugin(name, folder)
     typer.echo(f"Created {target}\nNext: pip install -e '{target}[test]' && acf plugins list && python -m pytest {target}")

@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-from acf.cli import make_typer
+from acf.cli.app import make_typer
+from acf.rundir.listing import list_runs
 
 app = make_typer()
 
@@ -18,11 +21,6 @@ def list_command(
     json_out: bool = typer.Option(False, "--json", help="print the summaries as JSON"),
 ) -> None:
     """One row per run: model, dataset, episodes, best reward and status (running / finished / interrupted)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from acf.runs import list_runs
-
     runs = list_runs(folder)
     if json_out:
         typer.echo(json.dumps(runs, indent=2))

@@ -5,6 +5,12 @@ from __future__ import annotations
 import json
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from acf.models.resolve import read_config, resolve_model
+from acf.models.spec import infer_spec
+from acf.plugins.manager import registry
 
 
 def register(app: typer.Typer) -> None:
@@ -16,10 +22,6 @@ def spec(
     json_out: bool = typer.Option(False, "--json", help="print the ModelSpec as JSON"),
 ) -> None:
     """Show the inferred ModelSpec: architecture, sizes, memory at each precision, applicable methods."""
-    from acf.loading import read_config, resolve_model
-    from acf.plugins import registry
-    from acf.spec import infer_spec
-
     resolved = resolve_model(model)
     result = infer_spec(read_config(resolved), source=model, path=str(resolved.path) if resolved.path else None,
                         hub_id=resolved.hub_id)
@@ -28,9 +30,6 @@ def spec(
     if json_out:
         typer.echo(json.dumps(result.model_dump(mode="json"), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"ModelSpec — {model}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")

@@ -14,9 +14,9 @@ from acf.errors import RunStoreError
 def report_data(run_dir: str | Path) -> dict[str, Any]:
     """Everything the page shows, as plain JSON (also what tests and other tools may read)."""
     from acf.api import load_run
-    from acf.frontier import build_frontier
-    from acf.objectives import Constraint
-    from acf.store import RunStore
+    from acf.search.frontier import build_frontier
+    from acf.search.objectives import Constraint
+    from acf.rundir.store import RunStore
 
     run_dir = Path(run_dir)
     result = load_run(run_dir)
@@ -66,7 +66,7 @@ def render(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    from acf.store import atomic_write_text
+    from acf.rundir.store import atomic_write_text
 
     run_dir = Path(run_dir)
     if not (run_dir / "run_config.json").is_file():

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from acf import DatasetNotFoundError, Evaluator, Measurement, Metric, MissingBackendError
-from acf.measure import Z95, proportion
+from acf.toolkit import Z95, proportion
 
 from .data import find_records, hub_records
 

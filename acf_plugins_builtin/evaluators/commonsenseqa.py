@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from acf import Metric
-from acf.measure import proportion
+from acf.toolkit import proportion
 
 from .choice import MultipleChoiceTask
 from .data import find_records, hub_records, packaged_file, read_records

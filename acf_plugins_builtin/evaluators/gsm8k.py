@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from acf import Evaluator, Measurement, Metric
-from acf.measure import mean, proportion
+from acf.toolkit import mean, proportion
 
 from .data import check_schema, first_available, hub_records, packaged_file, read_records
 

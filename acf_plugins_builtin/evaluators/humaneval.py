@@ -14,7 +14,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 
 from acf import Evaluator, Measurement, Metric
-from acf.measure import mean, proportion
+from acf.toolkit import mean, proportion
 
 from .data import find_records, hub_records, packaged_file
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from acf import Evaluator, Measurement, Metric
-from acf.measure import median, percentile
+from acf.toolkit import median, percentile
 
 from .scoring import model_device
 

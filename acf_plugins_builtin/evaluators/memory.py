@@ -48,7 +48,7 @@ class PeakMemory(Evaluator):
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
         import torch
 
-        from acf.resources import model_bytes
+        from acf.toolkit import model_bytes
 
         device = model_device(model)
         prompt = torch.zeros((1, self.options["prompt_len"]), dtype=torch.long, device=device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from acf import Evaluator, Measurement, Metric
-from acf.measure import bootstrap_interval
+from acf.toolkit import bootstrap_interval
 
 from .data import first_available, hub_records, read_records
 

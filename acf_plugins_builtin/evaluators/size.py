@@ -8,8 +8,7 @@ sparse saving (their packed layout stores zeros). Tied tensors are counted once.
 
 from __future__ import annotations
 
-from acf import Evaluator, Measurement, Metric
-from acf.storage import tensor_formats
+from acf import Evaluator, Measurement, Metric, TensorFormat
 
 
 def tensor_bits(tensor, fmt=None) -> float:
@@ -27,9 +26,9 @@ def tensor_bits(tensor, fmt=None) -> float:
     return min(dense, bitmask)
 
 
-def model_size_bits(model) -> tuple[float, int]:
-    """Total stored bits and the number of parameters (tied parameters once)."""
-    formats = tensor_formats(model)
+def model_size_bits(model, formats: dict[str, TensorFormat]) -> tuple[float, int]:
+    """Total stored bits and the number of parameters (tied parameters once); `formats` are what the steps
+    recorded (`ctx.tensor_formats`)."""
     seen, bits, count = set(), 0.0, 0
     for name, param in model.named_parameters(remove_duplicate=False):
         key = param.data_ptr()
@@ -50,7 +49,7 @@ class Size(Evaluator):
     )
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
-        bits, count = model_size_bits(model)
+        bits, count = model_size_bits(model, ctx.tensor_formats)
         return {
             "size_mb": Measurement.exact(bits / 8 / 1e6, unit="MB", fidelity=fidelity),
             "bits_per_weight": Measurement.exact(bits / max(count, 1), unit="bits", fidelity=fidelity),

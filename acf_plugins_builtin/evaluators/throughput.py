@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from acf import Evaluator, Measurement, Metric
-from acf.measure import median
+from acf.toolkit import median
 
 from .latency import _sync
 from .scoring import model_device

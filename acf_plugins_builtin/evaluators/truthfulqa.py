@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from acf import Metric
-from acf.measure import mean, proportion
+from acf.toolkit import mean, proportion
 
 from .choice import MultipleChoiceTask
 from .data import find_records, hub_records

@@ -6,7 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from acf import Choice, MissingBackendError, Method, Resources, Space, Stage, TensorFormat, compressible_linears, set_tensor_format
+from acf import Choice, MissingBackendError, Method, Resources, Space, Stage, TensorFormat
+from acf.toolkit import compressible_linears
 
 from .calibration import calibration_chunks
 
@@ -52,7 +53,7 @@ class AutoRoundMethod(Method):
         import torch
         from auto_round import AutoRound
 
-        from acf.loading import quiet_progress_bars
+        from acf.toolkit import quiet_progress_bars
 
         chunks = [torch.tensor([c]) for c in calibration_chunks(ctx, params["samples"], params["seq_len"])]
         device = next(model.parameters()).device
@@ -64,15 +65,15 @@ class AutoRoundMethod(Method):
                 device_map="cpu" if device.type == "cpu" else device.index or 0,
             )
             quantized, _ = tuner.quantize()
-        quantized._acf_autoround = tuner  # export writes through auto-round's own compressed-tensors writer
+        ctx.records.objects["autoround"] = tuner  # export writes through auto-round's own compressed-tensors writer
         fmt = TensorFormat(bits=params["bits"], group_size=None if params["group_size"] == -1 else params["group_size"],
                            scale_bits=16, zero_bits=0 if params["symmetric"] else 8, format="pack-quantized")
         for name, _ in compressible_linears(quantized):
-            set_tensor_format(quantized, f"{name}.weight", fmt)
+            ctx.set_tensor_format(f"{name}.weight", fmt)
         return quantized
 
     def save(self, model: Any, folder: Path, ctx) -> bool:
-        tuner = getattr(model, "_acf_autoround", None)
+        tuner = ctx.records.objects.get("autoround")
         if tuner is None:
             return False
         tuner.save_quantized(str(folder), format="llm_compressor", inplace=False)  # keep `model` usable

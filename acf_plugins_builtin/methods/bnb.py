@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from acf import Choice, MissingBackendError, Method, Resources, Space, Stage, TensorFormat, compressible_linears, set_tensor_format
+from acf import Choice, MissingBackendError, Method, Resources, Space, Stage, TensorFormat
+from acf.toolkit import compressible_linears
 
 NF4_BLOCK = 64
 DOUBLE_QUANT_BLOCK = 256
@@ -76,7 +77,7 @@ class _BitsAndBytes(Method):
         import torch
         from transformers import AutoModelForCausalLM
 
-        from acf.loading import quiet_progress_bars
+        from acf.toolkit import quiet_progress_bars
 
         shapes = {name: (m.out_features, m.in_features) for name, m in compressible_linears(model)}
         device = next(model.parameters()).device
@@ -96,7 +97,7 @@ class _BitsAndBytes(Method):
         keep_standard_4bit_layout(quantized)
         fmt = self.formats(params)
         for name, shape in shapes.items():
-            set_tensor_format(quantized, f"{name}.weight", fmt.model_copy(update={"shape": shape}))
+            ctx.set_tensor_format(f"{name}.weight", fmt.model_copy(update={"shape": shape}))
         return quantized
 
 class Int8(_BitsAndBytes):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acf import Choice, Float, Method, Resources, Space, Stage, compressible_linears
+from acf import Choice, Float, Method, Resources, Space, Stage
+from acf.toolkit import compressible_linears
 
 from .calibration import CPU_FLOPS
 from .magnitude import prune_magnitude
@@ -55,11 +56,11 @@ class Distill(Method):
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         masks = sparsity_masks(model)
-        model._acf_training_loss = train(
+        ctx.record(training_loss=train(
             model, ctx, student_parameters(model), steps=params["steps"], lr=params["lr"], loss="kd",
             temperature=params["temperature"], hidden_weight=params["hidden_weight"], samples=params["samples"],
             seq_len=params["seq_len"], masks=masks,
-        )
+        ))
         model.eval()
         return model
 
@@ -94,6 +95,6 @@ class ProgressiveDistill(Method):
             losses += train(model, ctx, student_parameters(model), steps=params["steps"], lr=params["lr"], loss="kd",
                             temperature=params["temperature"], samples=params["samples"], seq_len=params["seq_len"],
                             masks=sparsity_masks(model))
-        model._acf_training_loss = losses
+        ctx.record(training_loss=losses)
         model.eval()
         return model

@@ -67,5 +67,5 @@ class LayerDrop(Method):
         if isinstance(layer_types, list) and len(layer_types) == len(scores):
             model.config.layer_types = [t for i, t in enumerate(layer_types) if i not in drop]
         model.config.num_hidden_layers = len(kept)
-        model._acf_dropped_layers = sorted(drop)
+        ctx.record(dropped_layers=sorted(drop))
         return model

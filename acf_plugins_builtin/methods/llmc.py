@@ -6,8 +6,8 @@ import contextlib
 import importlib.util
 from typing import Any
 
-from acf import Choice, Method, MissingBackendError, Resources, TensorFormat, set_tensor_format
-from acf.loading import quiet_progress_bars
+from acf import Choice, Method, MissingBackendError, Resources, TensorFormat
+from acf.toolkit import quiet_progress_bars
 
 from .calibration import calibration_dataset
 
@@ -78,11 +78,11 @@ def run_oneshot(model: Any, ctx: Any, recipe: Any, *, samples: int, seq_len: int
     with quiet_progress_bars(), workaround, ctx.progress.task(label, total=None):
         oneshot(model=model, dataset=dataset, recipe=recipe, num_calibration_samples=len(dataset),
                 max_seq_length=seq_len, shuffle_calibration_samples=False)
-    record_quantized_formats(model)
+    record_quantized_formats(model, ctx)
     return model
 
 
-def record_quantized_formats(model: Any) -> None:
+def record_quantized_formats(model: Any, ctx: Any) -> None:
     """Record each quantized Linear's stored format from the compressed-tensors scheme attached to it."""
     for name, module in model.named_modules():
         scheme = getattr(module, "quantization_scheme", None)
@@ -90,7 +90,7 @@ def record_quantized_formats(model: Any) -> None:
         if weights is None:
             continue
         group = weights.group_size if str(getattr(weights.strategy, "value", weights.strategy)) == "group" else None
-        set_tensor_format(model, f"{name}.weight", TensorFormat(
+        ctx.set_tensor_format(f"{name}.weight", TensorFormat(
             bits=weights.num_bits, group_size=group, scale_bits=16, zero_bits=0 if weights.symmetric else 8,
             format="pack-quantized",
         ))

@@ -65,7 +65,7 @@ class LoRA(Method):
         losses = train(peft_model, ctx, trainable, steps=params["steps"], lr=params["lr"], loss=params["loss"],
                        samples=params["samples"], seq_len=params["seq_len"])
         merged = peft_model.merge_and_unload()
-        merged._acf_training_loss = losses
+        ctx.record(training_loss=losses)
         merged.eval()
         return merged
 

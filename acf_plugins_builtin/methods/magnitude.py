@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acf import Choice, Float, Method, Resources, Space, Stage, compressible_linears
+from acf import Choice, Float, Method, Resources, Space, Stage
+from acf.toolkit import compressible_linears
 
 
 def prune_magnitude(weight, sparsity: float, scope: str):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acf import Choice, Int, Method, Resources, Space, Stage, StrategyError, TensorFormat, compressible_linears, set_tensor_format
+from acf import Choice, Int, Method, Resources, Space, Stage, StrategyError, TensorFormat
+from acf.toolkit import compressible_linears
 
 
 def quantize_rtn(weight, bits: int, group_size: int, symmetric: bool):
@@ -62,7 +63,7 @@ class RoundToNearest(Method):
         with torch.no_grad():
             for name, module in compressible_linears(model):
                 module.weight.copy_(quantize_rtn(module.weight, bits, group, symmetric))
-                set_tensor_format(model, f"{name}.weight", TensorFormat(
+                ctx.set_tensor_format(f"{name}.weight", TensorFormat(
                     bits=bits, group_size=None if group == -1 else group, scale_bits=16,
                     zero_bits=0 if symmetric else 8, format="pack-quantized",
                 ))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from acf import Choice, Float, Int, MissingBackendError, Searcher
-from acf.frontier import dominates
-from acf.proposals import normal, point_key
+from acf import Choice, Float, Int, Searcher
+from acf.toolkit import dominates, import_backend, normal_point, point_key
 
 # A failed or skipped candidate scores beyond the reference point on every objective.
 FAILED_LOSS = 1.0
@@ -49,10 +48,7 @@ class NevergradSearcher(Searcher):
 
     def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
         super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed)
-        try:
-            import nevergrad as ng
-        except ImportError:
-            raise MissingBackendError("nevergrad", "search", "the nevergrad searcher") from None
+        ng = import_backend("nevergrad", extra="search", purpose="the nevergrad searcher")
         import numpy as np
 
         parametrization = ng.p.Dict(**{p.name: _parameter(ng, p) for p in space.params})
@@ -110,7 +106,7 @@ class NevergradSearcher(Searcher):
                     self.opt.suggest(full_point(self.space, neighbour))
                 self._turn += 1
             candidate = self.opt.ask()
-        point = normal(self.space.active(candidate.value))
+        point = normal_point(self.space.active(candidate.value))
         self._asked[point_key(point)] = candidate
         self._tried.add(point_key(point))
         return point

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from acf import MissingBackendError, Tracker
-from acf.store import atomic_write_json, read_json
+from acf import Tracker
+from acf.toolkit import atomic_write_json, import_backend, read_json, write_report
 
 ID_FILE = "mlflow_run.json"
 EXPERIMENT = "acf"
@@ -31,11 +31,7 @@ class MLflowTracker(Tracker):
 
     def __init__(self, uri: str | None = None):
         super().__init__(uri)
-        try:
-            import mlflow
-        except ImportError:
-            raise MissingBackendError("mlflow-skinny", "mlflow", "the mlflow tracker") from None
-        self.mlflow = mlflow
+        self.mlflow = import_backend("mlflow", package="mlflow-skinny", extra="mlflow", purpose="the mlflow tracker")
         if uri is None and not os.environ.get("MLFLOW_TRACKING_URI"):
             # The documented default: a local file store. MLflow 3 keeps it in maintenance mode behind a flag.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -43,7 +39,7 @@ class MLflowTracker(Tracker):
         if uri is not None and uri.startswith("file:"):
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         self.uri = uri or os.environ["MLFLOW_TRACKING_URI"]
-        self.client = mlflow.tracking.MlflowClient(tracking_uri=self.uri)
+        self.client = self.mlflow.tracking.MlflowClient(tracking_uri=self.uri)
         self.parent: str | None = None
 
     def start(self, run_dir, config, spec) -> None:
@@ -70,7 +66,7 @@ class MLflowTracker(Tracker):
         child = self.client.create_run(
             self.client.get_run(self.parent).info.experiment_id, run_name=candidate.id,
             tags={"mlflow.parentRunId": self.parent, "acf.status": candidate.status,
-                  "acf.reason": (candidate.reason or "")[:5000], "acf.strategy": candidate.strategy.describe()[:5000]})
+                  "acf.reason": (candidate.reason or "")[:5000], "acf.search.strategy": candidate.strategy.describe()[:5000]})
         cid = child.info.run_id
         params = flat_params("step", [s.model_dump(mode="json") for s in candidate.strategy.steps], {})
         for key, value in params.items():
@@ -85,8 +81,6 @@ class MLflowTracker(Tracker):
         self.client.set_terminated(cid, "FINISHED" if candidate.status == "ok" else "FAILED")
 
     def finish(self, run_dir, final) -> None:
-        from acf.report import write_report
-
         run_dir = Path(run_dir)
         write_report(run_dir)
         for name in ("pareto_frontier.json", "final_results.json", "report.html"):

@@ -12,19 +12,19 @@ import json
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from acf.searcher import Searcher
+    from acf.plugins.searcher import Searcher
 
 # How many repeats or refusals in a row before a proposal is taken anyway (a tiny, exhausted space).
 MAX_REDRAWS = 50
 
 
-def normal(point: dict[str, Any]) -> dict[str, Any]:
+def normal_point(point: dict[str, Any]) -> dict[str, Any]:
     """A point as JSON would give it back (numpy scalars → Python, tuples → lists)."""
     return json.loads(json.dumps(point, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
 
 
 def point_key(point: dict[str, Any]) -> str:
-    return json.dumps(normal(point), sort_keys=True)
+    return json.dumps(normal_point(point), sort_keys=True)
 
 
 class Proposer:
@@ -38,7 +38,7 @@ class Proposer:
     def __init__(self, searcher: "Searcher", refuse: Callable[[dict[str, Any]], str | None] | None = None,
                  *, given: list[dict[str, Any]] | None = None, max_redraws: int = MAX_REDRAWS):
         self.searcher = searcher
-        self.given = [normal(p) for p in given or []]
+        self.given = [normal_point(p) for p in given or []]
         self.refuse = refuse or (lambda point: None)
         self.max_redraws = max_redraws
         self.scored: dict[str, tuple[list[float] | None, float]] = {}
@@ -46,7 +46,7 @@ class Proposer:
     def ask(self) -> dict[str, Any]:
         if self.given:
             return self.given.pop(0)
-        point = normal(self.searcher.ask())
+        point = normal_point(self.searcher.ask())
         for _ in range(self.max_redraws):
             known = self.scored.get(point_key(point))
             if known is not None:
@@ -55,7 +55,7 @@ class Proposer:
                 self.searcher.tell(point, None, 0.0)
             else:
                 return point
-            point = normal(self.searcher.ask())
+            point = normal_point(self.searcher.ask())
         return point
 
     def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from acf.candidate import Candidate
-    from acf.config import RunConfig
+    from acf.rundir.results import Candidate
+    from acf.rundir.config import RunConfig
 
 
 class Tracker:

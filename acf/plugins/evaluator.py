@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from acf.context import Context
-    from acf.measure import Measurement
-    from acf.objectives import Metric
+    from acf.measurement import Measurement
+    from acf.search.objectives import Metric
 
 
 class Evaluator:

@@ -11,8 +11,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from acf.context import Context
-    from acf.space import Space
-    from acf.spec import ModelSpec
+    from acf.search.space import Space
+    from acf.models.spec import ModelSpec
 
 
 class Stage(IntEnum):
@@ -70,7 +70,7 @@ class Method:
 
     def space(self, spec: "ModelSpec") -> "Space":
         """The typed parameters the searcher may set, limited to what works on this model."""
-        from acf.space import Space
+        from acf.search.space import Space
 
         return Space()
 

@@ -1,16 +1,13 @@
 """How each tensor would be stored: methods record it, the size evaluator reads it.
 
 acf evaluates quantized weights dequantized (simulated), so a tensor's in-memory dtype says nothing about
-its deployed size; a method that changes the representation records a `TensorFormat` for that tensor.
+its deployed size; a method that changes the representation records a `TensorFormat` for that tensor with
+`ctx.set_tensor_format(name, fmt)`.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
-
-_ATTR = "_acf_tensor_formats"
 
 
 class TensorFormat(BaseModel):
@@ -31,15 +28,3 @@ class TensorFormat(BaseModel):
     def effective_bits(self, in_features: int) -> float:
         group = self.group_size or in_features
         return self.bits + (self.scale_bits + self.zero_bits) / group
-
-
-def set_tensor_format(model: Any, param_name: str, fmt: TensorFormat) -> None:
-    formats = getattr(model, _ATTR, None)
-    if formats is None:
-        formats = {}
-        setattr(model, _ATTR, formats)
-    formats[param_name] = fmt
-
-
-def tensor_formats(model: Any) -> dict[str, TensorFormat]:
-    return dict(getattr(model, _ATTR, None) or {})

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from acf.space import Choice, Space
-from acf.strategy import Step, Strategy, check_order
+from acf.search.space import Choice, Space
+from acf.search.strategy import Step, Strategy, check_order
 
 if TYPE_CHECKING:
-    from acf.method import Method
-    from acf.spec import ModelSpec
+    from acf.plugins.method import Method
+    from acf.models.spec import ModelSpec
 
 PIPELINE = "pipeline"
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from acf.errors import StrategyError
 
 if TYPE_CHECKING:
-    from acf.method import Method
-    from acf.spec import ModelSpec
+    from acf.plugins.method import Method
+    from acf.models.spec import ModelSpec
 
 
 class Step(BaseModel):

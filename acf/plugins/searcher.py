@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from acf.space import Space
+    from acf.search.space import Space
 
 
 class Searcher:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError, RunStoreError
-from acf.store import RunLock, RunStore
+from acf.rundir.store import RunLock, RunStore
 
 
 def summarise(run_dir: Path) -> dict[str, Any]:

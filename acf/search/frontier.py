@@ -6,9 +6,9 @@ from typing import Sequence
 
 from pydantic import BaseModel, Field
 
-from acf.candidate import Candidate
-from acf.measure import Measurement
-from acf.objectives import Metric, gain, reference_value
+from acf.rundir.results import Candidate
+from acf.measurement import Measurement
+from acf.search.objectives import Metric, gain, reference_value
 
 
 def dominates(a: Sequence[float], b: Sequence[float]) -> bool:

@@ -9,36 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError
-from acf.progress import Progress
+from acf.models.loading import quiet_progress_bars
+from acf.rundir.config import RunConfig
+from acf.rundir.results import EpisodeResult
 
 
 class ExportError(AcfError):
     """The exported folder did not reload with the same outputs: it is not a deliverable."""
 
 
-def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | Path, *,
-                     progress: Progress | None = None) -> Path:
-    """Rebuild `candidate_id` (default: the recommended pick) from the base model and save it to `out`.
+def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: RunConfig) -> Path:
+    """Rebuild `candidate` on `session` (the run's settings: same calibration data, same seed) and save it to `out`.
 
-    The strategy is re-applied with the run's settings (same calibration data, same seed), saved with
-    `save_pretrained` (compressed-tensors for llm-compressor results), given a model card, and reloaded with
-    `AutoModelForCausalLM.from_pretrained` to check that it gives the same logits.
+    Saved with `save_pretrained` unless a step's method writes it itself (compressed-tensors for llm-compressor
+    results), given a model card, and reloaded with `AutoModelForCausalLM.from_pretrained` to check that it
+    gives the same logits.
     """
-    from acf.api import find_candidate, open_run
-    from acf.loading import quiet_progress_bars
-    from acf.strategy import validate_strategy
-
-    run_dir, out = Path(run_dir), Path(out)
-    candidate = find_candidate(run_dir, candidate_id)
-    candidate_id = candidate.id
-    if out.exists() and any(out.iterdir()):
-        raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
-    run = open_run(run_dir, progress=progress or False)
-    config = run.config
-    strategy = validate_strategy(candidate.strategy, run.methods, run.spec)
-    run.progress.phase(f"rebuilding {candidate_id}: {strategy.describe()}")
-    model = run.apply(strategy)
-    tokenizer = run.ctx.tokenizer
+    strategy = session.validate(candidate.strategy)
+    session.progress.phase(f"rebuilding {candidate.id}: {strategy.describe()}")
+    model = session.apply(strategy)
+    tokenizer = session.ctx.tokenizer
+    methods = [session.methods[s.method] for s in strategy.steps]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -46,13 +37,12 @@ def export_candidate(run_dir: str | Path, candidate_id: str | None, out: str | P
         # whose config is the compressed model's own (layers dropped, channels removed), not the base model's.
         model.config._name_or_path = str(staging)
         with quiet_progress_bars():
-            if not any(run.methods[s.method].save(model, staging, run.ctx) for s in reversed(strategy.steps)):
+            if not any(method.save(model, staging, session.ctx) for method in reversed(methods)):
                 model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        (staging / "README.md").write_text(model_card(config, candidate, run.spec.hub_id or config.model))
+        (staging / "README.md").write_text(model_card(config, candidate, session.spec.hub_id or config.model))
         (staging / "acf_candidate.json").write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
-        check_reload(model, tokenizer, staging,
-                     prepare=lambda m: [run.methods[s.method].prepare_reloaded(m) for s in strategy.steps])
+        check_reload(model, tokenizer, staging, prepare=lambda m: [method.prepare_reloaded(m) for method in methods])
         if out.exists():
             out.rmdir()
         staging.rename(out)
@@ -76,7 +66,6 @@ def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3
     import torch
     from transformers import AutoModelForCausalLM
 
-    from acf.loading import quiet_progress_bars
 
     device = next(model.parameters()).device
     try:
@@ -100,7 +89,7 @@ def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3
                           f"for logits up to {scale:.3g})")
 
 
-def model_card(config: Any, candidate: Any, base: str) -> str:
+def model_card(config: RunConfig, candidate: EpisodeResult, base: str) -> str:
     rows = "\n".join(
         f"| {name} | {m.value:.6g} | [{m.low:.6g}, {m.high:.6g}] | {m.n} |"
         for name, m in sorted(candidate.measurements.items())

@@ -1,0 +1,154 @@
+"""The run directory, typed: every file name of a run lives here, and each file is read and written as its model.
+
+    run_config.json  model_spec.json  baseline.json  pareto_frontier.json  final_results.json  run.lock
+    episode_NNN/strategy.json  episode_NNN/result.json  episode_NNN/error.txt
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from acf.errors import RunStoreError
+from acf.measurement import Measurement
+from acf.rundir.config import RunConfig
+from acf.rundir.files import atomic_write_json, atomic_write_text, read_json
+from acf.rundir.lock import RunLock
+from acf.rundir.results import EpisodeResult, FinalResults
+from acf.search.frontier import Frontier
+from acf.search.strategy import Strategy
+
+RUN_CONFIG = "run_config.json"
+MODEL_SPEC = "model_spec.json"
+BASELINE = "baseline.json"
+FRONTIER = "pareto_frontier.json"
+FINAL = "final_results.json"
+STRATEGY = "strategy.json"
+RESULT = "result.json"
+ERROR = "error.txt"
+EPISODE_DIR = re.compile(r"^episode_(\d{3,})$")
+
+
+def is_run_dir(path: Path) -> bool:
+    return (Path(path) / RUN_CONFIG).is_file()
+
+
+class RunStore:
+    """The files of one run; see the README's "Run directory" section for the layout."""
+
+    def __init__(self, run_dir: Path):
+        self.dir = Path(run_dir)
+
+    def exists(self) -> bool:
+        return is_run_dir(self.dir)
+
+    def lock(self) -> RunLock:
+        return RunLock(self.dir)
+
+    def create(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            probe = self.dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise RunStoreError(f"cannot write to run directory {self.dir}: {exc.strerror or exc}") from None
+
+    def remove_partial_writes(self) -> list[Path]:
+        """Delete temporary files a killed writer left behind (`.NAME.*.tmp`; the real file is intact)."""
+        stale = [p for p in [*self.dir.glob(".*.tmp"), *self.dir.glob("episode_*/.*.tmp")] if p.is_file()]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
+
+    # ------------------------------------------------------------------ run-level files
+    def read_config(self) -> RunConfig:
+        if not self.exists():
+            raise RunStoreError(f"{self.dir} is not an acf run directory (no {RUN_CONFIG})")
+        return self._model(RunConfig, self.dir / RUN_CONFIG)
+
+    def write_config(self, config: RunConfig) -> None:
+        atomic_write_json(self.dir / RUN_CONFIG, config.model_dump(mode="json"))
+
+    def write_spec(self, spec: Any) -> None:
+        atomic_write_json(self.dir / MODEL_SPEC, spec.model_dump(mode="json"))
+
+    def read_spec(self) -> dict[str, Any]:
+        return read_json(self.dir / MODEL_SPEC) if (self.dir / MODEL_SPEC).is_file() else {}
+
+    def write_baseline(self, measurements: dict[str, Measurement]) -> None:
+        atomic_write_json(self.dir / BASELINE, {k: v.model_dump() for k, v in measurements.items()})
+
+    def read_baseline(self) -> dict[str, Measurement] | None:
+        if not (self.dir / BASELINE).is_file():
+            return None
+        return {k: Measurement.model_validate(v) for k, v in read_json(self.dir / BASELINE).items()}
+
+    def write_frontier(self, frontier: Frontier) -> None:
+        atomic_write_json(self.dir / FRONTIER, frontier.model_dump(mode="json"))
+
+    def has_frontier(self) -> bool:
+        return (self.dir / FRONTIER).is_file()
+
+    def read_frontier(self) -> Frontier:
+        if not self.has_frontier():
+            raise RunStoreError(f"{self.dir} has no {FRONTIER} yet (no episode has finished)")
+        return self._model(Frontier, self.dir / FRONTIER)
+
+    def write_final(self, final: FinalResults) -> None:
+        atomic_write_json(self.dir / FINAL, final.model_dump(mode="json"))
+
+    def read_final(self) -> FinalResults | None:
+        return self._model(FinalResults, self.dir / FINAL) if (self.dir / FINAL).is_file() else None
+
+    def final_path(self) -> Path:
+        return self.dir / FINAL
+
+    # ------------------------------------------------------------------ episodes
+    def episode_dir(self, episode: int) -> Path:
+        return self.dir / f"episode_{episode:03d}"
+
+    def write_strategy(self, episode: int, point: dict[str, Any], strategy: Strategy) -> None:
+        atomic_write_json(self.episode_dir(episode) / STRATEGY, {"point": point, **strategy.model_dump(mode="json")})
+
+    def write_result(self, result: EpisodeResult) -> None:
+        atomic_write_json(self.episode_dir(result.episode) / RESULT, result.model_dump(mode="json"))
+
+    def write_error(self, episode: int, text: str) -> None:
+        atomic_write_text(self.episode_dir(episode) / ERROR, text)
+
+    def finished_episodes(self) -> list[EpisodeResult]:
+        """Results of episodes 1..k, the longest prefix whose result.json is present and valid.
+
+        Later episodes (interrupted, or after a gap) are run again on resume; their evaluations come
+        back from the cache, so the searcher sees the same history as an uninterrupted run.
+        """
+        results = []
+        episode = 1
+        while (path := self.episode_dir(episode) / RESULT).is_file():
+            try:
+                results.append(self._model(EpisodeResult, path))
+            except RunStoreError as exc:
+                warnings.warn(f"{exc}; episode {episode} and later ones are run again (their evaluations are cached)",
+                              stacklevel=2)
+                break
+            episode += 1
+        return results
+
+    def episode_numbers(self) -> list[int]:
+        if not self.dir.is_dir():
+            return []
+        return sorted(int(m[1]) for p in self.dir.iterdir() if (m := EPISODE_DIR.match(p.name)))
+
+    @staticmethod
+    def _model(cls: Any, path: Path) -> Any:
+        try:
+            return cls.model_validate(read_json(path))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"]))
+            raise RunStoreError(f"{path} does not hold a valid {cls.__name__} ({where}: {first['msg']})") from None

@@ -1,0 +1,39 @@
+"""The helpers plugins may use, besides the interfaces `acf` exports: statistics, files and the cache folder,
+model structure, backends, progress bars. Everything here is a stable surface for plugin authors.
+
+Imported on first use, like `acf` itself, so a plugin module that imports from here stays cheap to load.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    # statistics: every number is a Measurement with an interval
+    "Z95": "acf.measurement", "mean": "acf.measurement", "median": "acf.measurement",
+    "proportion": "acf.measurement", "percentile": "acf.measurement", "bootstrap_interval": "acf.measurement",
+    "wilson_interval": "acf.measurement", "mean_interval": "acf.measurement",
+    # files: atomic JSON, where acf keeps its cache
+    "atomic_write_json": "acf.rundir.files", "read_json": "acf.rundir.files", "cache_dir": "acf.rundir.files",
+    # model structure: the adapters of each model family, compressible layers, sizes
+    "family_of": "acf.models.families", "ModelFamily": "acf.models.families",
+    "compressible_linears": "acf.models.families", "model_bytes": "acf.machine",
+    # backends and output
+    "import_backend": "acf.plugins.backends", "quiet_progress_bars": "acf.models.loading",
+    # searchers: the Pareto order and the identity of a point
+    "dominates": "acf.search.frontier", "point_key": "acf.search.proposals", "normal_point": "acf.search.proposals",
+    # reports
+    "write_report": "acf.report",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'acf.toolkit' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
