@@ -1,7 +1,9 @@
 """Helpers for testing acf plugins, exposed as a pytest plugin (fixtures `acf_tiny_model`, `acf_cli`).
 
-- `build_tiny_model(folder)`: a randomly initialised Llama with a byte-level BPE tokenizer, built offline.
+- `build_tiny_model(folder, model_type="llama")`: a randomly initialised causal LM (llama, qwen2, phi3, gemma, …)
+  with a byte-level BPE tokenizer, built offline.
 - `model_context(folder, task=..., teacher=...)`: the `Context` a run would give methods and evaluators.
+- `load_model(folder)`: load a model folder as a run does (safetensors, fp32 on CPU).
 - `registered_plugin(plugin)`: register a plugin object for the duration of a `with` block.
 - `run_cli(args)`: run the `acf` CLI in-process and return (exit code, stdout, stderr).
 """
@@ -18,6 +20,12 @@ from typing import Any, Iterator
 
 import pytest
 
+from acf.cli import main
+from acf.context import Context
+from acf.models.loading import load_model, load_tokenizer
+from acf.models.spec import infer_spec
+from acf.plugins.manager import register_plugin, unregister_plugin
+
 TOKENIZER_CORPUS = [
     "Question: Janet has 3 apples and buys 5 more. How many apples does she have?",
     "Answer: She has 3 + 5 = 8 apples. #### 8",
@@ -27,11 +35,13 @@ TOKENIZER_CORPUS = [
 
 
 def build_tiny_model(folder: str | Path, *, hidden: int = 64, intermediate: int = 128, layers: int = 2,
-                     heads: int = 4, kv_heads: int = 2, vocab: int = 384, seed: int = 0) -> Path:
-    """Save a tiny random LlamaForCausalLM and its tokenizer (safetensors) to `folder`; returns the folder."""
+                     heads: int = 4, kv_heads: int = 2, vocab: int = 384, seed: int = 0,
+                     model_type: str = "llama") -> Path:
+    """Save a tiny random causal LM of `model_type` (llama, qwen2, phi3, gemma, gemma2, …) and its tokenizer
+    (safetensors) to `folder`; returns the folder."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,13 +55,13 @@ def build_tiny_model(folder: str | Path, *, hidden: int = 64, intermediate: int 
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>")
     fast.save_pretrained(folder)
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(fast), hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
-        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=1024,
-        tie_word_embeddings=True, bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-        pad_token_id=fast.pad_token_id,
+    config = AutoConfig.for_model(
+        model_type, vocab_size=len(fast), hidden_size=hidden, intermediate_size=intermediate,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+        head_dim=hidden // heads, max_position_embeddings=1024, tie_word_embeddings=True,
+        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
     )
-    model = LlamaForCausalLM(config)
+    model = AutoModelForCausalLM.from_config(config)
     model.config.name_or_path = str(folder)
     model.save_pretrained(folder, safe_serialization=True)
     return folder
@@ -75,10 +85,6 @@ def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None):
     `task` (an evaluator instance, e.g. `GSM8K(data_path=...)`) supplies calibration text; `teacher` the
     uncompressed model for distillation. The tokenizer is loaded once.
     """
-    from acf.context import Context
-    from acf.models.loading import load_tokenizer
-    from acf.models.spec import infer_spec
-
     folder = Path(folder)
     spec = infer_spec(json.loads((folder / "config.json").read_text()), source=folder.name, path=str(folder))
     tokenizer = load_tokenizer(folder)
@@ -92,8 +98,6 @@ def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None):
 @contextlib.contextmanager
 def registered_plugin(plugin: Any, name: str | None = None) -> Iterator[str]:
     """Register `plugin` (a module or object with hookimpls) and always unregister it afterwards."""
-    from acf.plugins.manager import register_plugin, unregister_plugin
-
     plugin_name = register_plugin(plugin, name=name)
     try:
         yield plugin_name
@@ -103,8 +107,6 @@ def registered_plugin(plugin: Any, name: str | None = None) -> Iterator[str]:
 
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run `acf ARGS` in this process; returns (exit code, stdout, stderr)."""
-    from acf.cli import main
-
     out, err = io.StringIO(), io.StringIO()
     old_argv, old_env = sys.argv, dict(os.environ)
     sys.argv = ["acf", *args]

@@ -18,6 +18,7 @@ _EXPORTS = {
     "atomic_write_json": "acf.rundir.files", "read_json": "acf.rundir.files", "cache_dir": "acf.rundir.files",
     # model structure: the adapters of each model family, compressible layers, sizes
     "family_of": "acf.models.families", "ModelFamily": "acf.models.families",
+    "unsupported_family": "acf.models.families",
     "compressible_linears": "acf.models.families", "model_bytes": "acf.machine",
     # backends and output
     "import_backend": "acf.plugins.backends", "quiet_progress_bars": "acf.models.loading",

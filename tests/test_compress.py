@@ -295,3 +295,47 @@ def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model
     scores = {"a": Measurement(value=0.8, low=0.7, high=0.9), "b": Measurement(value=0.75, low=0.65, high=0.85),
               "c": Measurement(value=0.3, low=0.2, high=0.4)}
     assert tied_ranking(scores, metric) == [["a", "b"], ["c"]]
+
+
+def test_the_reshaped_package_finds_the_same_frontier_for_the_same_seed(tmp_path):
+    """tests/data/golden_frontier.json was recorded by acf before the package was reshaped into layers (#10):
+    the same strategies in the same order, the same measurements and the same frontier."""
+    from pathlib import Path
+
+    from acf.testing import build_tiny_model, write_gsm8k
+
+    golden = json.loads((Path(__file__).parent / "data" / "golden_frontier.json").read_text())
+    model = build_tiny_model(tmp_path / "tiny")
+    data = write_gsm8k(tmp_path / "gsm8k.jsonl")
+    result = acf.compress(str(model), "gsm8k", episodes=12, seed=3, run_dir=tmp_path / "run",
+                          methods=["rtn", "magnitude", "layer_drop"], evaluators=["size"],
+                          evaluator_options={"gsm8k": {"data_path": str(data), "limit": 12}})
+    assert [(c.id, c.strategy.describe(), c.status) for c in result.candidates] == [
+        (c["id"], c["strategy"], c["status"]) for c in golden["candidates"]]
+    for c, g in zip(result.candidates, golden["candidates"]):
+        assert c.value("gsm8k_loglik") == pytest.approx(g["gsm8k_loglik"], rel=1e-6, abs=1e-9)
+        assert c.value("size_mb") == pytest.approx(g["size_mb"], rel=1e-9)
+    assert [c.id for c in result.frontier.candidates] == golden["frontier"]
+    assert result.frontier.recommended == golden["recommended"]
+    assert result.frontier.hypervolume == pytest.approx(golden["hypervolume"], rel=1e-6)
+
+
+def test_eval_and_export_build_no_run_config_of_their_own(acf_tiny_model, gsm8k_file, tmp_path, acf_cli, monkeypatch):
+    from acf.rundir.config import RunConfig
+
+    result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", episodes=2, evaluators=["size"])
+    built = []
+    original = RunConfig.__init__
+
+    def counting(self, **data):
+        built.append(data)
+        original(self, **data)
+
+    monkeypatch.setattr(RunConfig, "__init__", counting)
+    code, _, err = acf_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,size", "--data-path", str(gsm8k_file),
+                            "--limit", "4", "--fidelity", "cheap", "-q"])
+    assert code == 0, err
+    code, _, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", result.candidates[0].id,
+                            "--out", str(tmp_path / "out"), "-q"])
+    assert code == 0, err
+    assert built == []  # the stored run_config.json is read, never a new one invented

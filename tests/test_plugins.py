@@ -164,3 +164,44 @@ def test_load_plugins_allow_list(plugin_site):
     assert rows == []
     rows = json.loads(_acf(["plugins", "list", "--json"], plugin_site, ACF_LOAD_PLUGINS="my_plugin").stdout)
     assert [r["name"] for r in rows] == ["my_plugin"]
+
+
+def test_plugins_list_all_shows_every_kind_the_registry_has(acf_cli):
+    from acf.plugins.registry import PLURAL
+
+    code, out, err = acf_cli(["plugins", "list", "--all", "--json"])
+    assert code == 0, err
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert all(set(PLURAL.values()) <= set(row) for row in rows.values())
+    assert rows["acf_plugins_builtin.trackers"]["trackers"] == ["mlflow"]
+    code, out, err = acf_cli(["plugins", "list", "--all"])
+    assert "trackers: mlflow" in out
+
+
+def test_an_installed_but_broken_backend_reports_its_own_error(tmp_path, acf_tiny_model, gsm8k_file):
+    """A `nevergrad` on the path whose import raises: one line with the real error, exit 2, no run directory."""
+    site = tmp_path / "site"
+    (site / "nevergrad").mkdir(parents=True)
+    (site / "nevergrad" / "__init__.py").write_text("raise ImportError('boom')\n")
+    run_dir = tmp_path / "run"
+    proc = _acf(["compress", str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file), "--searcher",
+                 "nevergrad", "-n", "1", "--run-dir", str(run_dir), "-q"], site)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "boom" in errors[0] and "installed but fails to import" in errors[0]
+    assert "not installed" not in proc.stderr and "Traceback" not in proc.stderr
+    assert not run_dir.exists()
+
+
+def test_a_missing_backend_gives_the_plugins_own_install_hint():
+    import pytest
+
+    from acf.errors import MissingBackendError
+    from acf.toolkit import import_backend
+
+    with pytest.raises(MissingBackendError, match=r"needs the 'acf-x-backend' package, which is not installed: "
+                                                  r"pip install acf-plugin-x\[gpu\]"):
+        import_backend("acf_x_backend_missing", package="acf-x-backend", purpose="the x method",
+                       install_hint="pip install acf-plugin-x[gpu]")
+    with pytest.raises(MissingBackendError, match=r"pip install 'acf\[search\]'"):
+        import_backend("acf_x_backend_missing", package="nevergrad", extra="search", purpose="the nevergrad searcher")

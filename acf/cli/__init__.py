@@ -8,15 +8,13 @@ import warnings
 
 import typer
 
+from acf.cli import compress, eval, frontier, plugins, report, runs, spec
 from acf.cli.app import make_typer
 from acf.errors import AcfError
 from acf.plugins.manager import load_plugins
 
 
 def build_app() -> typer.Typer:
-    # The command modules import the API (pydantic models, no torch); `acf.cli` itself stays importable cheaply.
-    from acf.cli import compress, eval, frontier, plugins, report, runs, spec
-
     app = make_typer(help="acf, the Agentic Compression Framework: find the best compressed versions of a causal LM.")
     compress.register(app)
     eval.register(app)

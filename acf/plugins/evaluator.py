@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-if TYPE_CHECKING:
-    from acf.context import Context
-    from acf.measurement import Measurement
-    from acf.search.objectives import Metric
+from acf.context import Context
+from acf.errors import AcfError
+from acf.measurement import Measurement
+from acf.search.objectives import Metric
 
 
 class Evaluator:
@@ -33,12 +33,13 @@ class Evaluator:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    metrics: ClassVar[tuple["Metric", ...]] = ()
+    metrics: ClassVar[tuple[Metric, ...]] = ()
     # Cheapest first; the coordinator searches on `default_fidelity`.
     fidelities: ClassVar[tuple[str, ...]] = ("full",)
     default_fidelity: ClassVar[str] = "full"
     is_task: ClassVar[bool] = False
-    # Evaluators whose result depends only on the strategy, not on noise or hardware, are cacheable.
+    # True when the result depends only on the model and the strategy: the cache reuses it on any machine of the
+    # same device type. False for readings of the machine (timings, memory, energy): reused only on the same hardware.
     deterministic: ClassVar[bool] = True
 
     # Every option this evaluator accepts, with its default (its type converts values given as text).
@@ -47,8 +48,6 @@ class Evaluator:
     def __init__(self, **options: Any):
         unknown = sorted(set(options) - set(self.option_defaults))
         if unknown:
-            from acf.errors import AcfError
-
             accepted = ", ".join(self.option_defaults) or "none"
             raise AcfError(f"evaluator {self.name} has no option(s) {', '.join(unknown)}; it accepts: {accepted}")
         given = {k: _convert(k, v, self.option_defaults[k]) for k, v in options.items() if v is not None}
@@ -66,15 +65,15 @@ class Evaluator:
         """The metric a task evaluator reports as its accuracy at `fidelity`."""
         return self.metric_per_fidelity.get(fidelity, self.metrics[0].name)
 
-    def metrics_for(self, fidelity: str) -> tuple["Metric", ...]:
+    def metrics_for(self, fidelity: str) -> tuple[Metric, ...]:
         if fidelity in self.metric_per_fidelity:
             return tuple(m for m in self.metrics if m.name == self.metric_per_fidelity[fidelity])
         return self.metrics
 
-    def prepare(self, ctx: "Context") -> None:
+    def prepare(self, ctx: Context) -> None:
         """Load data once before the first evaluation (errors here stop the run before any episode)."""
 
-    def shared(self, ctx: "Context", build: Any, *options: str) -> Any:
+    def shared(self, ctx: Context, build: Any, *options: str) -> Any:
         """`build()` once per run for this evaluator and the values of `options` (e.g. its data file), then
         the same object from `ctx.cache` (data loaded once, whatever the fidelity or episode)."""
         key = (self.name, *(self.options.get(name) for name in options))
@@ -82,10 +81,10 @@ class Evaluator:
             ctx.cache[key] = build()
         return ctx.cache[key]
 
-    def evaluate(self, model: Any, ctx: "Context", fidelity: str) -> dict[str, "Measurement"]:
+    def evaluate(self, model: Any, ctx: Context, fidelity: str) -> dict[str, Measurement]:
         raise NotImplementedError
 
-    def calibration_texts(self, ctx: "Context", n: int) -> list[str]:
+    def calibration_texts(self, ctx: Context, n: int) -> list[str]:
         """Up to `n` texts for calibration, never from the split this evaluator scores (tasks only)."""
         raise NotImplementedError(f"{self.name} supplies no calibration data")
 
@@ -94,8 +93,6 @@ def _convert(key: str, value: Any, default: Any) -> Any:
     """Options typed on the command line arrive as text: convert them to the default's type."""
     if not isinstance(value, str) or default is None or isinstance(default, str):
         return value
-    from acf.errors import AcfError
-
     try:
         if isinstance(default, bool):
             if value.lower() in {"1", "true", "yes", "on"}:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-    from acf.context import Context
-    from acf.search.space import Space
-    from acf.models.spec import ModelSpec
+from acf.context import Context
+from acf.models.spec import ModelSpec
+from acf.search.space import Space
 
 
 class Stage(IntEnum):
@@ -60,29 +58,24 @@ class Method:
     stage: ClassVar[Stage] = Stage.QUANTIZE
     # True when no other step of the same stage may share a pipeline with it (two weight quantizers).
     exclusive_stage: ClassVar[bool] = False
-    needs_calibration: ClassVar[bool] = False
-    # How the method changes the deployed size: "quantize", "sparsify", "shrink" or "none".
-    effect: ClassVar[str] = "none"
 
-    def applies_to(self, spec: "ModelSpec") -> str | None:
+    def applies_to(self, spec: ModelSpec) -> str | None:
         """Why this method cannot be used on the model, or None when it can."""
         return None
 
-    def space(self, spec: "ModelSpec") -> "Space":
+    def space(self, spec: ModelSpec) -> Space:
         """The typed parameters the searcher may set, limited to what works on this model."""
-        from acf.search.space import Space
-
         return Space()
 
     def may_follow(self, previous: tuple[str, ...]) -> str | None:
         """Why this method cannot come after `previous` steps (beyond the stage order), or None."""
         return None
 
-    def estimate(self, spec: "ModelSpec", params: dict[str, Any]) -> Resources:
+    def estimate(self, spec: ModelSpec, params: dict[str, Any]) -> Resources:
         """Resources the step needs beyond holding the model; the pre-flight check adds the model copies."""
         return Resources(peak_memory_bytes=0, seconds=1.0)
 
-    def apply(self, model: Any, params: dict[str, Any], ctx: "Context") -> Any:
+    def apply(self, model: Any, params: dict[str, Any], ctx: Context) -> Any:
         """Compress `model` (a transformers causal LM) and return it; raise to fail the episode."""
         raise NotImplementedError
 
@@ -90,7 +83,7 @@ class Method:
         """Make a reloaded export run like the in-memory model (same kernels), so `acf export`'s reload check
         compares the stored weights and not a kernel choice; the default does nothing."""
 
-    def save(self, model: Any, folder: "Path", ctx: "Context") -> bool:
+    def save(self, model: Any, folder: Path, ctx: Context) -> bool:
         """Write `model` as a Hugging Face folder when `save_pretrained` alone would not do; return True if done.
 
         `acf export` asks the strategy's steps, last first; when none handles it, `save_pretrained` runs.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-if TYPE_CHECKING:
-    from acf.search.space import Space
+from acf.search.space import Space
 
 
 class Searcher:
@@ -39,7 +38,7 @@ class Searcher:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
-    def __init__(self, space: "Space", *, num_objectives: int, budget: int, seed: int):
+    def __init__(self, space: Space, *, num_objectives: int, budget: int, seed: int):
         import numpy as np
 
         self.space = space

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-if TYPE_CHECKING:
-    from acf.rundir.results import Candidate
-    from acf.rundir.config import RunConfig
+from acf.rundir.config import RunConfig
+from acf.rundir.results import EpisodeResult
 
 
 class Tracker:
@@ -35,10 +34,10 @@ class Tracker:
     def __init__(self, uri: str | None = None):
         self.uri = uri
 
-    def start(self, run_dir: Path, config: "RunConfig", spec: dict[str, Any]) -> None:
+    def start(self, run_dir: Path, config: RunConfig, spec: dict[str, Any]) -> None:
         pass
 
-    def episode(self, candidate: "Candidate") -> None:
+    def episode(self, candidate: EpisodeResult) -> None:
         pass
 
     def finish(self, run_dir: Path, final: dict[str, Any]) -> None:

@@ -8,26 +8,23 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from acf.errors import RunStoreError
+from acf.api import load_run
+from acf.rundir.files import atomic_write_text
+from acf.rundir.store import RunStore
+from acf.search.frontier import build_frontier
+from acf.search.objectives import Constraint
 
 
 def report_data(run_dir: str | Path) -> dict[str, Any]:
     """Everything the page shows, as plain JSON (also what tests and other tools may read)."""
-    from acf.api import load_run
-    from acf.search.frontier import build_frontier
-    from acf.search.objectives import Constraint
-    from acf.rundir.store import RunStore
-
     run_dir = Path(run_dir)
     result = load_run(run_dir)
     store = RunStore(run_dir)
-    config = store.read("run_config.json")
-    spec = store.read("model_spec.json") if store.has("model_spec.json") else {}
-    final = store.read("final_results.json") if store.has("final_results.json") else None
+    config = store.read_config().model_dump(mode="json")
+    spec = store.read_spec()
+    final = store.read_final()
     frontier = result.frontier
-    baseline = {k: v.model_dump() for k, v in frontier.baseline.items()}
-    if store.has("baseline.json"):
-        baseline = store.read("baseline.json")
+    baseline = {k: v.model_dump() for k, v in (store.read_baseline() or frontier.baseline).items()}
     ids = {c.id for c in frontier.candidates}
     episodes = [{
         "id": c.id, "episode": c.episode, "strategy": c.strategy.describe(), "status": c.status, "reason": c.reason,
@@ -53,7 +50,8 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
         "metrics": metrics, "baseline": baseline, "episodes": episodes, "constraints": constraints,
         "recommended": frontier.recommended, "recommended_reason": frontier.recommended_reason,
         "hypervolume": hypervolume, "frontier_size": len(frontier.candidates),
-        "finished": final is not None, "promotion": (final or {}).get("promotion"),
+        "finished": final is not None,
+        "promotion": final.promotion.model_dump(mode="json") if final and final.promotion else None,
     }
 
 
@@ -66,11 +64,8 @@ def render(run_dir: str | Path) -> str:
 
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    from acf.rundir.store import atomic_write_text
-
     run_dir = Path(run_dir)
-    if not (run_dir / "run_config.json").is_file():
-        raise RunStoreError(f"{run_dir} is not an acf run directory (no run_config.json)")
+    RunStore(run_dir).read_config()  # not a run directory: a one-line error
     out = Path(out) if out else run_dir / "report.html"
     atomic_write_text(out, render(run_dir))
     return out

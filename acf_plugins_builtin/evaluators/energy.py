@@ -54,6 +54,7 @@ class EnergyCounter:
 
 class Energy(Evaluator):
     name = "energy"
+    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = "joules per generated token (NVML on GPU, RAPL on CPU, else an estimate marked estimated)"
     metrics = (Metric(name="energy_j_per_token", direction="min", unit="J/token", category="energy",
                       description="energy per generated token, batch 1"),)

@@ -19,6 +19,7 @@ def _sync(device) -> None:
 
 class Latency(Evaluator):
     name = "latency"
+    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = "prefill latency (ms) and decode throughput (tokens/s), batch 1, warm-up excluded"
     metrics = (
         Metric(name="latency_ms", direction="min", unit="ms", category="latency", description="median prefill time"),

@@ -39,6 +39,7 @@ def _cpu_peak_rise(fn) -> int:
 
 class PeakMemory(Evaluator):
     name = "memory"
+    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = "peak inference memory (weights in memory + activation peak of one prefill)"
     metrics = (
         Metric(name="peak_memory_mb", direction="min", unit="MB", category="memory", description="peak inference memory"),

@@ -33,6 +33,7 @@ def decode_run(model, batch: int, prompt_len: int, new_tokens: int, seed: int) -
 
 class Throughput(Evaluator):
     name = "throughput"
+    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = "generated tokens/s at batch sizes 1, 4 and 16 (128-token prompts, 16 new tokens each)"
     metrics = (
         Metric(name="throughput_tps", direction="max", unit="tokens/s", category="latency",

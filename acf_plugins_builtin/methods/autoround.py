@@ -26,8 +26,6 @@ class AutoRoundMethod(Method):
     description = "AutoRound W{2,3,4,8}A16 (auto-round), exported as compressed-tensors"
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    needs_calibration = True
-    effect = "quantize"
 
     def applies_to(self, spec):
         return _missing()

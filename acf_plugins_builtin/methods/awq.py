@@ -12,7 +12,6 @@ class AWQ(LLMCompressorMethod):
     description = "AWQ W{3,4,8}A16 via llm-compressor (autoawq is deprecated in its favour)"
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    effect = "quantize"
 
     def space(self, spec) -> Space:
         return Space(params=[

@@ -52,7 +52,6 @@ def keep_standard_4bit_layout(model: Any) -> None:
 class _BitsAndBytes(Method):
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    effect = "quantize"
 
     def applies_to(self, spec):
         return _missing()

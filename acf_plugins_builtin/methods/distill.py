@@ -42,7 +42,6 @@ class Distill(Method):
     name = "distill"
     description = "logit distillation (KL at a temperature, optional hidden-state MSE) from the uncompressed teacher"
     stage = Stage.DISTILL
-    needs_calibration = True
 
     def space(self, spec) -> Space:
         return Space(params=[
@@ -69,8 +68,6 @@ class ProgressiveDistill(Method):
     name = "progressive"
     description = "prune by magnitude in stages, distilling from the teacher after each stage"
     stage = Stage.PRUNE
-    needs_calibration = True
-    effect = "sparsify"
 
     def space(self, spec) -> Space:
         return Space(params=[

@@ -12,7 +12,6 @@ class GPTQ(LLMCompressorMethod):
     description = "GPTQ W{2,3,4,8}A16 via llm-compressor (compressed-tensors export)"
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    effect = "quantize"
 
     def space(self, spec) -> Space:
         return Space(params=[

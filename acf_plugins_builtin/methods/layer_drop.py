@@ -10,14 +10,22 @@ from __future__ import annotations
 from typing import Any
 
 from acf import Choice, Int, Method, Resources, Space, Stage
+from acf.toolkit import family_of, unsupported_family
 
 from .calibration import calibration_ids, forward_seconds
+
+
+def decoder_layers(model: Any) -> Any:
+    family = family_of(getattr(model.config, "model_type", None))
+    if family is None:
+        raise TypeError(unsupported_family(getattr(model.config, "model_type", None), "layer_drop"))
+    return family.decoder_layers(model)
 
 
 def block_influence(model: Any, ids: list[list[int]]) -> list[float]:
     import torch
 
-    layers = model.model.layers
+    layers = decoder_layers(model)
     scores = torch.zeros(len(layers))
     counts = 0
     device = next(model.parameters()).device
@@ -36,11 +44,11 @@ class LayerDrop(Method):
     name = "layer_drop"
     description = "drop the decoder layers with the least block influence (a shallower dense model)"
     stage = Stage.PRUNE
-    needs_calibration = True
-    effect = "shrink"
 
     def applies_to(self, spec):
-        return None if spec.num_layers >= 2 else "needs at least two layers"
+        if spec.num_layers < 2:
+            return "needs at least two layers"
+        return unsupported_family(spec.model_type, "layer_drop")
 
     def space(self, spec) -> Space:
         return Space(params=[
@@ -58,8 +66,9 @@ class LayerDrop(Method):
         ids = calibration_ids(ctx, params["samples"], 256)
         scores = block_influence(model, ids)
         drop = set(sorted(range(len(scores)), key=lambda i: scores[i])[: params["layers"]])
-        kept = [layer for i, layer in enumerate(model.model.layers) if i not in drop]
-        model.model.layers = torch.nn.ModuleList(kept)
+        family = family_of(model.config.model_type)
+        kept = [layer for i, layer in enumerate(family.decoder_layers(model)) if i not in drop]
+        family.set_decoder_layers(model, torch.nn.ModuleList(kept))
         for new_index, layer in enumerate(kept):
             if hasattr(layer.self_attn, "layer_idx"):
                 layer.self_attn.layer_idx = new_index  # the KV cache is indexed by position in the stack

@@ -127,7 +127,6 @@ CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, hel
 class LLMCompressorMethod(Method):
     """A method run through llm-compressor's oneshot: calibrated, and left out when the library is missing."""
 
-    needs_calibration = True
 
     def applies_to(self, spec):
         return llmcompressor_missing()

@@ -35,7 +35,6 @@ class LoRA(Method):
     name = "lora"
     description = "LoRA adapters trained to recover accuracy (distillation or LM loss), then merged (peft)"
     stage = Stage.RECOVER
-    needs_calibration = True
     exclusive_stage = True
 
     def applies_to(self, spec):

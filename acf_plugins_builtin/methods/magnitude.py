@@ -35,7 +35,6 @@ class MagnitudePruning(Method):
     name = "magnitude"
     description = "unstructured magnitude pruning (continuous sparsity; no calibration)"
     stage = Stage.PRUNE
-    effect = "sparsify"
 
     def space(self, spec) -> Space:
         return Space(params=[

@@ -42,7 +42,6 @@ class RoundToNearest(Method):
     description = "round-to-nearest weight quantization (no calibration)"
     stage = Stage.QUANTIZE
     exclusive_stage = True
-    effect = "quantize"
 
     def space(self, spec) -> Space:
         return Space(params=[

@@ -25,7 +25,6 @@ class SparseGPT(LLMCompressorMethod):
     name = "sparsegpt"
     description = "SparseGPT pruning via llm-compressor (unstructured, 2:4, 4:8)"
     stage = Stage.PRUNE
-    effect = "sparsify"
 
     def space(self, spec) -> Space:
         return Space(params=[*sparsity_space(),
@@ -43,7 +42,6 @@ class Wanda(LLMCompressorMethod):
     name = "wanda"
     description = "Wanda pruning (|weight| × input norm) via llm-compressor (unstructured, 2:4, 4:8)"
     stage = Stage.PRUNE
-    effect = "sparsify"
 
     def space(self, spec) -> Space:
         return Space(params=[*sparsity_space(), *CALIBRATION])

@@ -5,6 +5,8 @@ MLP channels are ranked by how much they carry on calibration text (mean |activa
 multiple of the model's largest valid quantization group up to 128, so a quantization step may follow. Heads go a
 whole KV group at a time (a key/value head and the query heads sharing it), which keeps GQA consistent.
 torch-pruning's automatic grouping is not used: on Llama its attention-head grouping hung for minutes.
+Where the projections are comes from the model-family adapters (`acf.toolkit.family_of`); a family without one,
+or a change its adapter refuses, is refused at validation.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib.util
 from typing import Any
 
 from acf import Choice, Float, MissingBackendError, Method, Resources, Space, Stage
+from acf.toolkit import ModelFamily, family_of, unsupported_family
 
 from .calibration import calibration_ids, forward_seconds
 
@@ -23,18 +26,19 @@ def _missing() -> str | None:
     return None
 
 
-def _decoder_layers(model: Any):
-    layers = getattr(getattr(model, "model", None), "layers", None)
-    if layers is None:
-        raise TypeError(f"{type(model).__name__} has no model.layers: structured pruning supports Llama-style decoders")
-    return layers
+def _family(model: Any) -> ModelFamily:
+    family = family_of(getattr(model.config, "model_type", None))
+    if family is None:
+        raise TypeError(unsupported_family(getattr(model.config, "model_type", None), "mlp_channels"))
+    return family
 
 
 def channel_activity(model: Any, ids: list[list[int]]) -> list[Any]:
     """Per decoder layer: mean |activation| of each MLP channel (the input of down_proj) over calibration tokens."""
     import torch
 
-    layers = _decoder_layers(model)
+    family = _family(model)
+    layers = family.decoder_layers(model)
     sums = [None] * len(layers)
     count = [0]
 
@@ -44,7 +48,7 @@ def channel_activity(model: Any, ids: list[list[int]]) -> list[Any]:
             sums[i] = x.sum(0) if sums[i] is None else sums[i] + x.sum(0)
         return record
 
-    handles = [layer.mlp.down_proj.register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
+    handles = [family.down_proj(layer).register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
     device = next(model.parameters()).device
     try:
         with torch.inference_mode():
@@ -71,24 +75,22 @@ class StructuredPruning(Method):
     name = "structured"
     description = "remove MLP channels, attention KV groups and hidden width (a smaller dense model), via torch-pruning"
     stage = Stage.PRUNE
-    effect = "shrink"
 
     def applies_to(self, spec):
         if spec.num_experts > 1:
             return "mixture-of-experts MLPs are not supported"
         if not spec.gated_mlp:
             return "needs a gated (Llama-style) MLP"
-        return _missing()
-
-    needs_calibration = True
+        return unsupported_family(spec.model_type, "mlp_channels") or _missing()
 
     def space(self, spec) -> Space:
         params = [Float(name="mlp_ratio", low=0.0, high=0.5, default=0.25, help="fraction of MLP channels removed"),
-                  Choice(name="hidden_ratio", options=[0.0, 0.125, 0.25], default=0.0,
-                         help="fraction of the hidden (residual) width removed"),
                   Choice(name="samples", options=[8, 16, 32], default=16, help="calibration texts for channel importance")]
+        if unsupported_family(spec.model_type, "hidden") is None:
+            params.insert(1, Choice(name="hidden_ratio", options=[0.0, 0.125, 0.25], default=0.0,
+                                    help="fraction of the hidden (residual) width removed"))
         removable = self.removable_kv_groups(spec)
-        if len(removable) > 1:
+        if len(removable) > 1 and unsupported_family(spec.model_type, "kv_groups") is None:
             params.append(Choice(name="kv_groups", options=removable, default=0,
                                  help="KV groups (a key/value head and its query heads) removed per layer"))
         return Space(params=params)
@@ -109,40 +111,44 @@ class StructuredPruning(Method):
             raise MissingBackendError("torch-pruning", "pruning", "the structured method")
         import torch
 
+        family = _family(model)
         multiple = width_multiple(ctx.spec)
         activity = channel_activity(model, calibration_ids(ctx, params["samples"], 256)) if params["mlp_ratio"] > 0 else None
         with torch.no_grad():
-            for i, layer in enumerate(_decoder_layers(model)):
-                self._prune_mlp(layer.mlp, params["mlp_ratio"], multiple, activity[i] if activity else None)
+            for i, layer in enumerate(family.decoder_layers(model)):
+                self._prune_mlp(family, layer, params["mlp_ratio"], multiple, activity[i] if activity else None)
                 if params.get("kv_groups"):
-                    self._prune_kv_groups(layer.self_attn, params["kv_groups"], model.config)
+                    self._prune_kv_groups(family.attention_of(layer), params["kv_groups"], model.config)
         if params.get("hidden_ratio"):
-            self._prune_hidden(model, params["hidden_ratio"], multiple, calibration_ids(ctx, params["samples"], 256))
-        mlp = _decoder_layers(model)[0].mlp
-        model.config.intermediate_size = mlp.down_proj.in_features
+            self._prune_hidden(model, family, params["hidden_ratio"], multiple,
+                               calibration_ids(ctx, params["samples"], 256))
+        model.config.intermediate_size = family.down_proj(family.decoder_layers(model)[0]).in_features
         if params.get("kv_groups"):
-            attn = _decoder_layers(model)[0].self_attn
+            attn = family.attention_of(family.decoder_layers(model)[0])
             model.config.num_key_value_heads = attn.k_proj.out_features // attn.head_dim
             model.config.num_attention_heads = attn.q_proj.out_features // attn.head_dim
             model.config.head_dim = attn.head_dim
         return model
 
     @staticmethod
-    def _prune_mlp(mlp, ratio: float, multiple: int, activity=None) -> None:
+    def _prune_mlp(family: ModelFamily, layer, ratio: float, multiple: int, activity=None) -> None:
         import torch_pruning as tp
 
-        total = mlp.down_proj.in_features
+        down = family.down_proj(layer)
+        total = down.in_features
         keep = kept_channels(total, ratio, multiple)
         if keep == total:
             return
-        score = activity * mlp.down_proj.weight.norm(dim=0)
+        score = activity * down.weight.norm(dim=0)
         drop = sorted(score.argsort()[: total - keep].tolist())
-        tp.prune_linear_out_channels(mlp.gate_proj, drop)
-        tp.prune_linear_out_channels(mlp.up_proj, drop)
-        tp.prune_linear_in_channels(mlp.down_proj, drop)
+        for proj in family.mlp_inputs(layer):
+            # a fused gate_up projection holds the gate channels, then the up channels
+            halves = proj.out_features // total
+            tp.prune_linear_out_channels(proj, [h * total + c for h in range(halves) for c in drop])
+        tp.prune_linear_in_channels(down, drop)
 
     @staticmethod
-    def _prune_hidden(model, ratio: float, multiple: int, ids) -> None:
+    def _prune_hidden(model, family: ModelFamily, ratio: float, multiple: int, ids) -> None:
         """Remove residual-stream dimensions with the smallest mean |activation| across all layers' outputs:
         the embeddings (and a tied head), every norm, and the matching rows/columns of every projection."""
         import torch
@@ -168,15 +174,15 @@ class StructuredPruning(Method):
             head.in_features = keep
         elif head is not None:
             tp.prune_linear_in_channels(head, drop)
-        norms = [model.model.norm] + [n for layer in _decoder_layers(model) for n in (layer.input_layernorm, layer.post_attention_layernorm)]
-        for norm in norms:
+        for norm in family.layer_norms(model):
             norm.weight = torch.nn.Parameter(norm.weight.data[kept].clone())
-        for layer in _decoder_layers(model):
-            for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj, layer.mlp.gate_proj, layer.mlp.up_proj):
+        for layer in family.decoder_layers(model):
+            for proj in (*family.attention_inputs(layer), *family.mlp_inputs(layer)):
                 tp.prune_linear_in_channels(proj, drop)
-            for proj in (layer.self_attn.o_proj, layer.mlp.down_proj):
+            for proj in (family.attention_output(layer), family.down_proj(layer)):
                 tp.prune_linear_out_channels(proj, drop)
-        model.config.head_dim = _decoder_layers(model)[0].self_attn.head_dim  # no longer hidden_size / heads
+        # no longer hidden_size / heads
+        model.config.head_dim = family.attention_of(family.decoder_layers(model)[0]).head_dim
         model.config.hidden_size = keep
 
     @staticmethod

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from acf import Evaluator, Measurement, Metric, compressible_linears
+from acf import Evaluator, Measurement, Metric
+from acf.toolkit import compressible_linears
 
 
 class ZeroFraction(Evaluator):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from acf import Choice, Method, Resources, Space, Stage, TensorFormat, compressible_linears, set_tensor_format
+from acf import Choice, Method, Resources, Space, Stage, TensorFormat
+from acf.toolkit import compressible_linears
 
 
 class RoundToBF16(Method):
@@ -27,5 +28,5 @@ class RoundToBF16(Method):
                 if params["skip_attention"] and ".self_attn." in name:
                     continue
                 module.weight.copy_(module.weight.to(torch.bfloat16).to(module.weight.dtype))
-                set_tensor_format(model, f"{name}.weight", TensorFormat(bits=16, format="bfloat16"))
+                ctx.set_tensor_format(f"{name}.weight", TensorFormat(bits=16, format="bfloat16"))
         return model

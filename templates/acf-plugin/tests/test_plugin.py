@@ -4,11 +4,10 @@ import json
 
 import torch
 
-from acf.testing import model_context
+from acf.testing import load_model, model_context
 
 
 def test_bf16_rounds_every_linear_weight(acf_tiny_model):
-    from acf.models.loading import load_model
     from acf_plugin_{{name}}.method import RoundToBF16
 
     model = load_model(acf_tiny_model)
@@ -20,7 +19,6 @@ def test_bf16_rounds_every_linear_weight(acf_tiny_model):
 
 
 def test_zero_fraction_counts_zeros(acf_tiny_model):
-    from acf.models.loading import load_model
     from acf_plugin_{{name}}.evaluator import ZeroFraction
 
     model = load_model(acf_tiny_model)
