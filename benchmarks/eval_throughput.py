@@ -91,7 +91,8 @@ def main(argv=None) -> int:
     import torch
 
     from acf.context import Context
-    from acf.models.loading import load_model, load_tokenizer, read_config, resolve_model
+    from acf.models.loading import load_model, load_tokenizer
+    from acf.models.resolve import read_config, resolve_model
     from acf.models.spec import infer_spec
     from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
     from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, final_answer, prompt

@@ -22,7 +22,8 @@ def setup(samples: int, seq_len: int):
     import torch
 
     from acf.context import Context
-    from acf.models.loading import load_model, load_tokenizer, read_config, resolve_model
+    from acf.models.loading import load_model, load_tokenizer
+    from acf.models.resolve import read_config, resolve_model
     from acf.models.spec import infer_spec
     from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, prompt
     from acf_plugins_builtin.methods.calibration import calibration_ids
@@ -133,6 +134,7 @@ def main() -> None:
     parser.add_argument("--autoround", action="store_true", help="include AutoRound (≈ 8 minutes on 2 cores)")
     args = parser.parse_args()
 
+    from acf.context import Records
     from acf.plugins.manager import registry
     from acf_plugins_builtin.evaluators.perplexity import Perplexity
     from acf_plugins_builtin.evaluators.size import Size
@@ -154,6 +156,7 @@ def main() -> None:
             continue
         plugin = methods[method]()
         params = plugin.space(spec).validate_values(params)  # defaults filled in, as in a run
+        ctx.records = Records()  # this setting's tensor formats only, as a run starts each candidate afresh
         t0 = time.perf_counter()
         model = plugin.apply(copy.deepcopy(base), params, ctx)
         acf_s = time.perf_counter() - t0

@@ -53,29 +53,27 @@ def main(argv=None) -> int:
     parser.add_argument("--promote", type=int, default=4, help="candidates promoted in the screen-then-promote plan")
     args = parser.parse_args(argv)
 
-    from acf.rundir.config import RunConfig
-    from acf.search.loop import Run
     from acf.search.promotion import tied_ranking
-    from acf.search.strategy import Step, Strategy, validate_strategy
+    from acf.search.strategy import Step, Strategy
+    from acf.session import Session
 
     options = {args.task: {"subset": args.subset, "limit": args.full_items}}
-    config = RunConfig(model="smollm2-135m", dataset=args.task, methods=["rtn", "magnitude"], evaluators=[],
-                       evaluator_options=options, objectives=[f"{args.task}_acc"])
     with tempfile.TemporaryDirectory() as tmp:
-        run = Run(config, Path(tmp) / "run")  # timed with task.evaluate directly: no cache involved
-        run.prepare()
-        task = run.task
+        # timed with task.evaluate directly: no cache involved
+        session = Session("smollm2-135m", task=args.task, methods=["rtn", "magnitude"], evaluator_options=options,
+                          work_dir=Path(tmp))
+        task = session.task
         cheap, full = task.fidelities[0], task.fidelities[-1]
         metric = task.primary_metric(full)
-        run.base_model  # load before timing
+        session.base_model  # load before timing
         rows = []
         for steps in CANDIDATES:
-            strategy = validate_strategy(Strategy(steps=[Step(method=m, params=p) for m, p in steps]), run.methods, run.spec)
-            model = run.apply(strategy)
+            strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps]))
+            model = session.apply(strategy)
             timed = {}
             for fidelity in (cheap, full):
                 started = time.perf_counter()
-                timed[fidelity] = (task.evaluate(model, run.ctx, fidelity)[metric], time.perf_counter() - started)
+                timed[fidelity] = (task.evaluate(model, session.ctx, fidelity)[metric], time.perf_counter() - started)
             rows.append((strategy.describe(), timed))
             print(f"{strategy.describe()}: {timed[cheap][0].value:.3f} / {timed[full][0].value:.3f}", flush=True)
             del model

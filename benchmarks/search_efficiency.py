@@ -84,28 +84,21 @@ def synthetic_table(space: Space) -> dict[str, Any]:
 
 def measured_table(model: str, run_dir: Path, limit: int) -> dict[str, Any]:
     """Measure every point of the space on `model` through acf (gsm8k loglik + size), using acf's cache."""
-    from acf.rundir.config import RunConfig
-    from acf.search.loop import Run
-    from acf.plugins.manager import load_plugins
-    from acf.progress import Progress
     from acf.search.pipelines import point_to_strategy
-    from acf.search.strategy import validate_strategy
+    from acf.session import Session
 
-    load_plugins()
-    config = RunConfig(model=model, dataset="gsm8k", methods=["rtn", "gptq", "magnitude", "wanda"], evaluators=["size"],
-                       episode_budget_s=1e9, evaluator_options={"gsm8k": {"limit": limit}})
-    run = Run(config, run_dir, progress=Progress())
-    run.prepare()
-    groups = [g for g in (32, 64, -1) if g in run.spec.valid_group_sizes]
+    session = Session(model, task="gsm8k", methods=["rtn", "gptq", "magnitude", "wanda"], evaluators=["size"],
+                      episode_budget_s=1e9, evaluator_options={"gsm8k": {"limit": limit}}, work_dir=run_dir)
+    groups = [g for g in (32, 64, -1) if g in session.spec.valid_group_sizes]
     space = candidate_space(groups)
-    baseline, _ = run.measure(None)
+    baseline, _, _ = session.measure(None)
     entries = []
     points = space.grid()
     for i, point in enumerate(points, 1):
         started = time.time()
         try:
-            strategy = validate_strategy(point_to_strategy(point), run.methods, run.spec)
-            measured, cached = run.measure(strategy)
+            strategy = session.validate(point_to_strategy(point))
+            measured, cached, _ = session.measure(strategy)
             entry = {"point": point, "status": "ok", "values": {m.name: measured[m.name].value for m in OBJECTIVES}}
         except Exception as exc:  # a failing candidate is part of the space (the searcher must cope)
             entry, cached = {"point": point, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}, False

@@ -2,9 +2,11 @@
 
 import json
 import os
+import site
 import subprocess
 import sys
 import venv
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +17,16 @@ def test_rendered_template_installs_into_a_fresh_venv_and_works(tmp_path, acf_ti
     project = tmp_path / "acf-plugin-demo"
     assert (project / "acf_plugin_demo" / "method.py").is_file()
     assert 'demo = "acf_plugin_demo"' in (project / "pyproject.toml").read_text()
-    # a throw-away virtual environment that sees this interpreter's packages (acf, torch) but installs the plugin itself
+    # a throw-away virtual environment that sees this environment's packages (acf, torch, the build backend) but
+    # installs the plugin itself. Not `system_site_packages`: that is the base interpreter's, not this venv's.
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(with_pip=False).create(env_dir)
     python = str(env_dir / "bin" / "python")
+    own_site = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    # an `import` line in a .pth file runs: addsitedir also processes this environment's own .pth files (editable acf)
+    lines = "".join(f"import site; site.addsitedir({p!r})\n" for p in site.getsitepackages())
+    (Path(own_site) / "acf_test_parent_env.pth").write_text(lines)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     install = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
                               "--no-build-isolation", "--no-index", "-q", str(project)],

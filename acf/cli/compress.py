@@ -8,13 +8,9 @@ from typing import Any, Optional
 
 import typer
 
-import acf.api as api
 from acf.cli.frontier import print_frontier
 from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options, parse_weights
-from acf.rundir.config import RunConfig
-from acf.rundir.files import read_json
-from acf.rundir.store import RunStore
-from acf.search.strategy import load_strategies
+from acf.rundir.options import OPTIONS
 
 
 def register(app: typer.Typer) -> None:
@@ -24,14 +20,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _opt(name: str, *flags: str) -> Any:
-    """An option whose default and help text are RunConfig's (one declaration of every run option)."""
-    default = RunConfig.default(name)
-    return typer.Option([] if isinstance(default, (list, dict)) else default, *flags, help=RunConfig.help(name))
+    """An option whose default and help text are the run option's (`acf.rundir.options`: declared once)."""
+    return typer.Option(OPTIONS[name].cli_default, *flags, help=OPTIONS[name].help)
 
 
 def compress(
-    model: str = typer.Argument(..., help=RunConfig.help("model")),
-    dataset: str = typer.Option(..., "--dataset", "-d", help=RunConfig.help("dataset")),
+    model: str = typer.Argument(..., help=OPTIONS["model"].help),
+    dataset: str = typer.Option(..., "--dataset", "-d", help=OPTIONS["dataset"].help),
     episodes: int = _opt("episodes", "--episodes", "-n"),
     searcher: str = _opt("searcher", "--searcher"),
     seed: int = _opt("seed", "--seed"),
@@ -60,6 +55,10 @@ def compress(
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
 ) -> None:
     """Search for the best compressed versions of MODEL on a task."""
+    # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
+    import acf.api as api
+    from acf.search.strategy import load_strategies
+
     given = [s.model_dump(mode="json") for path in strategy for s in load_strategies(path)]
     options = parse_eval_options(eval_option)
     task_options = options.setdefault(dataset, {})
@@ -85,6 +84,8 @@ def resume(
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
 ) -> None:
     """Continue a killed or interrupted run; finished episodes are kept, not re-run."""
+    import acf.api as api
+
     _report(api.resume(run_dir, progress=not quiet), json_out)
 
 
@@ -95,11 +96,16 @@ def export(
     quiet: bool = QUIET,
 ) -> None:
     """Write a candidate as a Hugging Face model folder (checked by reloading it)."""
+    import acf.api as api
+
     folder = api.export(run_dir, out, candidate=candidate, progress=not quiet)
     typer.echo(f"Exported to {folder} (reloaded with from_pretrained: same outputs)")
 
 
 def _report(result, json_out: bool) -> None:
+    from acf.rundir.files import read_json
+    from acf.rundir.store import RunStore
+
     if json_out:
         typer.echo(json.dumps(read_json(RunStore(result.run_dir).final_path()), indent=2))
         return

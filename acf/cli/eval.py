@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from acf.api import evaluate
 from acf.errors import AcfError
 from acf.plugins.manager import registry
 from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options
@@ -34,6 +33,9 @@ def eval_command(
     json_out: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
 ) -> None:
     """Measure a model, or a candidate of a run, with any evaluators."""
+    # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
+    from acf.api import evaluate
+
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     options = parse_eval_options(eval_option)
     task_names = [n for n in names if getattr(registry().get("evaluator", n), "is_task", False)]

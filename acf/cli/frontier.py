@@ -8,12 +8,9 @@ from pathlib import Path
 
 import typer
 
-from acf.api import load_run
 from acf.cli.app import make_typer
 from acf.errors import AcfError
 from acf.plugins.manager import registry
-from acf.rundir.store import RunStore
-from acf.search.frontier import build_frontier
 
 app = make_typer()
 
@@ -25,6 +22,9 @@ def show(
     json_out: bool = typer.Option(False, "--json", help="print pareto_frontier.json"),
 ) -> None:
     """Print the frontier: one row per non-dominated candidate, the recommended one marked (★)."""
+    # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
+    from acf.api import load_run
+
     result = load_run(run_dir)
     names = [n.strip() for n in objectives.split(",") if n.strip()]
     if names:
@@ -37,6 +37,9 @@ def show(
 
 def on_objectives(result, run_dir: Path, names: list[str]):
     """The same candidates, with the frontier rebuilt on other measured metrics (directions from the evaluators)."""
+    from acf.rundir.store import RunStore
+    from acf.search.frontier import build_frontier
+
     known = {m.name: m for cls in registry().all("evaluator").values() for m in cls.metrics}
     baseline = RunStore(Path(run_dir)).read_baseline() or {}
     missing = [n for n in names if n not in known or n not in baseline]

@@ -7,13 +7,13 @@ from typing import Any
 import typer
 
 from acf.errors import AcfError
-from acf.rundir.config import RunConfig
+from acf.rundir.options import OPTIONS
 
 # Options several commands share (one definition, one help text).
 EVAL_OPTION = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)")
-DEVICE = typer.Option(RunConfig.default("device"), help=RunConfig.help("device"))
-DTYPE = typer.Option(RunConfig.default("dtype"), help=RunConfig.help("dtype"))
-TRUST_REMOTE_CODE = typer.Option(False, "--trust-remote-code", help=RunConfig.help("trust_remote_code"))
+DEVICE = typer.Option(OPTIONS["device"].default, help=OPTIONS["device"].help)
+DTYPE = typer.Option(OPTIONS["dtype"].default, help=OPTIONS["dtype"].help)
+TRUST_REMOTE_CODE = typer.Option(False, "--trust-remote-code", help=OPTIONS["trust_remote_code"].help)
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
 
 

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.table import Table
 
 from acf.cli.app import make_typer
-from acf.rundir.listing import list_runs
 
 app = make_typer()
 
@@ -21,6 +20,9 @@ def list_command(
     json_out: bool = typer.Option(False, "--json", help="print the summaries as JSON"),
 ) -> None:
     """One row per run: model, dataset, episodes, best reward and status (running / finished / interrupted)."""
+    # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
+    from acf.rundir.listing import list_runs
+
     runs = list_runs(folder)
     if json_out:
         typer.echo(json.dumps(runs, indent=2))

@@ -8,8 +8,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from acf.models.resolve import read_config, resolve_model
-from acf.models.spec import infer_spec
 from acf.plugins.manager import registry
 
 
@@ -22,6 +20,10 @@ def spec(
     json_out: bool = typer.Option(False, "--json", help="print the ModelSpec as JSON"),
 ) -> None:
     """Show the inferred ModelSpec: architecture, sizes, memory at each precision, applicable methods."""
+    # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
+    from acf.models.resolve import read_config, resolve_model
+    from acf.models.spec import infer_spec
+
     resolved = resolve_model(model)
     result = infer_spec(read_config(resolved), source=model, path=str(resolved.path) if resolved.path else None,
                         hub_id=resolved.hub_id)

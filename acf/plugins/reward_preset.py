@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from acf.search.objectives import Metric
+if TYPE_CHECKING:  # a plugin module that registers a preset must stay cheap to import (acf --help)
+    from acf.search.objectives import Metric
 
 
 class RewardPreset:
@@ -29,5 +30,5 @@ class RewardPreset:
     # Extra objectives this preset wants on the frontier beyond the task metric and size.
     extra_objectives: ClassVar[tuple[str, ...]] = ()
 
-    def weights(self, objectives: list[Metric]) -> dict[str, float]:
+    def weights(self, objectives: list["Metric"]) -> dict[str, float]:
         return {m.name: float(self.category_weights.get(m.category, 0.0)) for m in objectives}
