@@ -69,6 +69,10 @@ class StrategyError(AcfError):
     """A strategy with an unknown method, an out-of-range parameter or an illegal step order."""
 
 
+class NonFiniteOutputError(AcfError):
+    """A model produced NaN or infinite numbers: its measurements mean nothing (the episode fails)."""
+
+
 class RunStoreError(AcfError):
     """A run directory that is missing, locked by another process, unwritable or holds unreadable JSON."""
 

@@ -1,9 +1,12 @@
-"""What this machine has free: memory on the device, disk, and a hardware id for cache keys."""
+"""What this machine has: free memory on the device, disk, a hardware id and library versions for cache keys."""
 
 from __future__ import annotations
 
+import functools
+import os
 import platform
 import shutil
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,17 @@ def hardware_id(device: str) -> str:
                 break
     except OSError:
         pass
-    import os
-
     return f"cpu:{name}:{os.cpu_count()}"
+
+
+@functools.lru_cache(maxsize=None)
+def _version(distribution: str) -> str:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+def library_versions(distributions: Any) -> dict[str, str]:
+    """Installed version of each distribution (pip name); part of the evaluation cache key."""
+    return {d: _version(d) for d in distributions}

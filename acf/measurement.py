@@ -6,7 +6,7 @@ import math
 import statistics
 from typing import Callable, Sequence
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 Z95 = 1.959963984540054
 
@@ -25,6 +25,8 @@ class Measurement(BaseModel):
     unit: str = ""
     fidelity: str = "full"
     estimated: bool = False
+    # Caveats about how this number was obtained (e.g. how generated code was isolated), shown with it.
+    notes: list[str] = Field(default_factory=list)
 
     @classmethod
     def exact(cls, value: float, **kw) -> "Measurement":
@@ -51,13 +53,30 @@ def proportion(successes: int, n: int, **kw) -> Measurement:
     return Measurement(value=successes / n if n else 0.0, low=low, high=high, n=n, **kw)
 
 
-def mean_interval(values: Sequence[float], z: float = Z95) -> tuple[float, float, float]:
-    """Mean and its normal-approximation 95% interval."""
+# Student's t, two-sided 95% (the 0.975 quantile), for 1..30 degrees of freedom.
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def t975(df: int) -> float:
+    """The t distribution's 0.975 quantile: the table up to 30 degrees of freedom, then the Cornish–Fisher
+    expansion around the normal quantile (error below 1e-4 there)."""
+    if df <= len(T975):
+        return T975[max(df, 1) - 1]
+    z = Z95
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+
+
+def mean_interval(values: Sequence[float], z: float | None = None) -> tuple[float, float, float]:
+    """Mean and its 95% interval: Student's t for the sample size (the normal one is too narrow for small n),
+    or the given `z`."""
     n = len(values)
+    if not all(math.isfinite(v) for v in values):
+        return math.nan, math.nan, math.nan  # a broken model's scores: the session fails the measurement
     mean = statistics.fmean(values)
     if n < 2:
         return mean, mean, mean
-    half = z * statistics.stdev(values) / math.sqrt(n)
+    half = (z or t975(n - 1)) * statistics.stdev(values) / math.sqrt(n)
     return mean, mean - half, mean + half
 
 
@@ -93,3 +112,20 @@ def percentile(values: Sequence[float], q: float) -> float:
     k = (len(ordered) - 1) * q
     lo, hi = math.floor(k), math.ceil(k)
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def best_index(scores: Sequence[float]) -> int:
+    """Index of the largest finite score (the first on ties, as numpy's argmax), or -1 when none is finite.
+
+    NaN never wins: `max(range(n), key=...)` returns 0 when the first score is NaN, which would make a model that
+    outputs NaN pick the first choice every time (TruthfulQA's gold is always the first).
+    """
+    best, index = -math.inf, -1
+    for i, s in enumerate(scores):
+        if math.isfinite(s) and (index < 0 or s > best):
+            best, index = s, i
+    return index
+
+
+def all_finite(measurement: Measurement) -> bool:
+    return all(math.isfinite(x) for x in (measurement.value, measurement.low, measurement.high))

@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 import functools
 import gc
+import hashlib
 from pathlib import Path
 from typing import Any
 
 from acf.context import Context, Records
-from acf.errors import AcfError, InfeasibleError, StrategyError, UnknownPluginError
-from acf.machine import free_disk_bytes, free_memory_bytes, hardware_id, model_bytes
-from acf.measurement import Measurement
+from acf.errors import AcfError, InfeasibleError, NonFiniteOutputError, StrategyError, UnknownPluginError
+from acf.machine import free_disk_bytes, free_memory_bytes, hardware_id, library_versions, model_bytes
+from acf.measurement import Measurement, all_finite
 from acf.models.loading import fingerprint, load_model, load_tokenizer, pick_device
 from acf.models.resolve import ensure_local, read_config, resolve_model
 from acf.models.spec import infer_spec
@@ -28,7 +29,11 @@ from acf.rundir.config import RunConfig
 from acf.search.strategy import Strategy, validate_strategy
 
 # Bump when what an evaluation means changes, so stale cache entries are not reused.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
+# The libraries whose versions are part of every evaluation's cache key (each step adds its own backends).
+CORE_LIBRARIES = ("torch", "transformers")
+# How many calibration texts are hashed into a strategy's cache key (more than any method asks for).
+CALIBRATION_HASH_TEXTS = 1024
 # Headroom the pre-flight check keeps free, as a fraction of what the OS reports available.
 MEMORY_HEADROOM = 0.9
 # Default per-episode budget of estimated compression seconds, and how much faster a GPU runs the estimates.
@@ -206,13 +211,31 @@ class Session:
                                    f"{free_disk / 2**30:.2f} GiB free")
 
     # ------------------------------------------------------------------ measuring
-    def cache_key(self, strategy_key: str, evaluator: Any, fidelity: str) -> str:
+    @functools.cached_property
+    def calibration_source(self) -> dict[str, Any]:
+        """What calibration text the steps are given: the task, its options and a hash of the texts."""
+        if self.task is None:
+            return {}
+        texts = self.task.calibration_texts(self.ctx, CALIBRATION_HASH_TEXTS)
+        digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
+        return {"task": self.task.name, "options": self.task.config(), "texts": len(texts), "sha256": digest}
+
+    def identity(self, strategy: Strategy | None) -> dict[str, Any]:
+        """Everything besides the evaluator that decides a candidate's numbers: the model and how it is loaded,
+        the strategy, its calibration text and the versions of the libraries that ran it."""
+        out = {"model": self.fingerprint, "dtype": self.dtype, "versions": library_versions(CORE_LIBRARIES)}
+        if strategy is None:
+            return {**out, "strategy": "baseline"}
+        backends = sorted({b for s in strategy.steps for b in self.methods[s.method].backends})
+        return {**out, "strategy": strategy.key(), "calibration": self.calibration_source,
+                "backends": library_versions(backends)}
+
+    def cache_key(self, identity: dict[str, Any], evaluator: Any, fidelity: str) -> str:
         """Deterministic evaluators are reused on any machine of the same device type; the others (timings,
         memory, energy) only on the same hardware."""
         where = self.device.split(":")[0] if evaluator.deterministic else self.hardware
-        return self.cache.key(model=self.fingerprint, strategy=strategy_key, evaluator=evaluator.name,
-                              fidelity=fidelity, config=evaluator.config(), dtype=self.dtype, hardware=where,
-                              version=CACHE_VERSION)
+        return self.cache.key(**identity, evaluator=evaluator.name, evaluator_version=evaluator.version,
+                              fidelity=fidelity, config=evaluator.config(), hardware=where, version=CACHE_VERSION)
 
     def measure(self, strategy: Strategy | None, *, evaluators: list[Any] | None = None,
                 fidelity: dict[str, str] | None = None) -> tuple[dict[str, Measurement], bool, list[dict[str, Any]]]:
@@ -221,19 +244,18 @@ class Session:
         Returns the measurements, whether all came from the cache, and what the steps recorded.
         `evaluators`/`fidelity` override the session's.
         """
-        skey = strategy.key() if strategy is not None else "baseline"
+        identity = self.identity(strategy)
         fidelity = {**self.fidelity, **(fidelity or {})}
         results: dict[str, Measurement] = {}
         missing = []
         for ev in evaluators or self.evaluators:
-            key = self.cache_key(skey, ev, fidelity[ev.name])
+            key = self.cache_key(identity, ev, fidelity[ev.name])
             hit = self.cache.get(key)
-            if hit is not None:
+            if hit is not None and all(all_finite(Measurement.model_validate(v)) for v in hit.values()):
                 results.update({k: Measurement.model_validate(v) for k, v in hit.items()})
             else:
                 missing.append((ev, key))
-        steps_key = self.cache.key(model=self.fingerprint, strategy=skey, records="steps", dtype=self.dtype,
-                                   version=CACHE_VERSION)
+        steps_key = self.cache.key(**identity, records="steps", version=CACHE_VERSION)
         if not missing:
             return results, True, self.cache.get(steps_key) or []
         if strategy is None:
@@ -245,6 +267,10 @@ class Session:
         for ev, key in missing:
             self.progress.phase(f"evaluating {ev.name}")
             measured = ev.evaluate(model, self.ctx, fidelity[ev.name])
+            broken = [f"{k} = {v.value}" for k, v in measured.items() if not all_finite(v)]
+            if broken:  # never cached, never scored: the episode fails with the reason
+                what = "the uncompressed model" if strategy is None else "the candidate"
+                raise NonFiniteOutputError(f"non-finite model output: {what} gives {', '.join(broken)}")
             self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
             results.update(measured)
         return results, False, list(self.ctx.records.steps)
@@ -256,3 +282,4 @@ class Session:
             import torch
 
             torch.cuda.empty_cache()
+

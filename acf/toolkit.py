@@ -13,7 +13,7 @@ _EXPORTS = {
     # statistics: every number is a Measurement with an interval
     "Z95": "acf.measurement", "mean": "acf.measurement", "median": "acf.measurement",
     "proportion": "acf.measurement", "percentile": "acf.measurement", "bootstrap_interval": "acf.measurement",
-    "wilson_interval": "acf.measurement", "mean_interval": "acf.measurement",
+    "wilson_interval": "acf.measurement", "mean_interval": "acf.measurement", "best_index": "acf.measurement",
     # files: atomic JSON, where acf keeps its cache
     "atomic_write_json": "acf.rundir.files", "read_json": "acf.rundir.files", "cache_dir": "acf.rundir.files",
     # model structure: the adapters of each model family, compressible layers, sizes

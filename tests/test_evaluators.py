@@ -121,8 +121,12 @@ def test_latency_and_memory_measure_the_model(tiny):
     model, ctx = tiny
     lat = Latency(repeats=3, new_tokens=4, prompt_len=16).evaluate(model, ctx, "full")
     assert lat["latency_ms"].n == 3 and lat["latency_ms"].value > 0
-    assert lat["latency_p95_ms"].value >= lat["latency_ms"].value
+    assert "latency_p95_ms" not in lat  # 3 samples make no 95th percentile
+    assert [m.name for m in Latency(repeats=3).metrics_for("full")] == ["latency_ms", "decode_tps"]
     assert lat["decode_tps"].value > 0
+    lat = Latency(repeats=20, new_tokens=1, prompt_len=8, warmup=0).evaluate(model, ctx, "full")
+    p95 = lat["latency_p95_ms"]
+    assert p95.n == 20 and p95.value >= lat["latency_ms"].value and p95.low <= p95.value <= p95.high
     mem = PeakMemory(prompt_len=16).evaluate(model, ctx, "full")["peak_memory_mb"]
     weights = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e6
     assert mem.value >= weights

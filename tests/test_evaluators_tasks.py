@@ -97,10 +97,10 @@ def test_truthfulqa_mc1_and_mc2_by_hand(tiny, tmp_path):
 def test_the_164_canonical_humaneval_solutions_pass_in_the_sandbox():
     problems = he.HumanEval._packaged()
     assert problems is not None and len(problems) == 164
-    passed = he.execute([he.program(p, p["canonical_solution"]) for p in problems], timeout=20)
-    assert sum(passed) == 164
+    outcomes = he.execute([he.program(p, p["canonical_solution"]) for p in problems], timeout=20)
+    assert sum(o.passed for o in outcomes) == 164
     # and a wrong completion fails its tests
-    assert he.execute([he.program(problems[0], "    return None\n")], timeout=20) == [False]
+    assert [o.passed for o in he.execute([he.program(problems[0], "    return None\n")], timeout=20)] == [False]
 
 
 def test_hostile_programs_are_contained_and_fail(tmp_path):

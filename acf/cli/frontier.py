@@ -50,9 +50,10 @@ def on_objectives(result, run_dir: Path, names: list[str]):
 
 
 def _fmt(m) -> str:
+    flag = " (estimated)" if m.estimated else ""
     if m.high > m.low:
-        return f"{m.value:.4g} [{m.low:.4g}, {m.high:.4g}]"
-    return f"{m.value:.4g}"
+        return f"{m.value:.4g} [{m.low:.4g}, {m.high:.4g}]{flag}"
+    return f"{m.value:.4g}{flag}"
 
 
 def print_frontier(result) -> None:

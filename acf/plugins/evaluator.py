@@ -42,6 +42,9 @@ class Evaluator:
     # same device type. False for readings of the machine (timings, memory, energy): reused only on the same hardware.
     deterministic: ClassVar[bool] = True
 
+    # Bump when the scoring code changes what a number means: part of the evaluation cache key.
+    version: ClassVar[str] = "1"
+
     # Every option this evaluator accepts, with its default (its type converts values given as text).
     option_defaults: ClassVar[dict[str, Any]] = {}
 

@@ -56,6 +56,8 @@ class Method:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     stage: ClassVar[Stage] = Stage.QUANTIZE
+    # The distributions (pip names) that do the work; their versions are part of the evaluation cache key.
+    backends: ClassVar[tuple[str, ...]] = ()
     # True when no other step of the same stage may share a pipeline with it (two weight quantizers).
     exclusive_stage: ClassVar[bool] = False
 

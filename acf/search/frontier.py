@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from pydantic import BaseModel, Field
@@ -70,7 +71,9 @@ class Frontier(BaseModel):
 
 
 def build_frontier(candidates: list[Candidate], objectives: list[Metric], baseline: dict[str, Measurement]) -> Frontier:
-    ok = [c for c in candidates if c.status == "ok" and all(m.name in c.measurements for m in objectives)]
+    # only numbers can be on a frontier: NaN compares false with everything, so it would never be dominated
+    ok = [c for c in candidates if c.status == "ok"
+          and all(m.name in c.measurements and math.isfinite(c.value(m.name)) for m in objectives)]
     frontier = Frontier(
         objectives=objectives,
         baseline={m.name: baseline[m.name] for m in objectives},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -24,23 +25,26 @@ class Metric(BaseModel):
 
 
 def reference_value(metric: Metric, baseline: float) -> float:
-    """The hypervolume reference point for one metric, fixed by the baseline.
+    """The hypervolume reference point for one metric, fixed by the baseline: one baseline's worth worse.
 
     Lower-is-better metrics: twice the baseline (a candidate twice as large or slow scores nothing).
     Higher-is-better metrics: baseline - |baseline| (zero for accuracies; twice as bad for log-likelihoods).
+    A zero baseline (a small model's GSM8K accuracy, say) has no scale of its own: one unit of the metric is
+    taken instead, so an improvement on it still has a gain above 1 and a loss one below.
     """
-    return 2.0 * baseline if metric.direction == "min" else baseline - abs(baseline)
+    scale = abs(baseline) or 1.0
+    return baseline + scale if metric.direction == "min" else baseline - scale
 
 
 def gain(metric: Metric, value: float, baseline: float) -> float:
     """Normalised gain: 0 at the reference point, 1 at the baseline, more when better than the baseline."""
     ref = reference_value(metric, baseline)
-    span = baseline - ref if metric.direction == "max" else ref - baseline
-    if span == 0:
-        return 1.0 if value == baseline else 0.0
+    span = abs(baseline - ref)
     return (value - ref) / span if metric.direction == "max" else (ref - value) / span
 
 
+# How far a non-finite value is from meeting any constraint (finite, so JSON can hold it).
+NON_FINITE_VIOLATION = 1e12
 _CONSTRAINT = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*(.+?)\s*$")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _RHS = [
@@ -91,6 +95,8 @@ class Constraint(BaseModel):
     def violation(self, value: float, baseline: float | None) -> float:
         """0 when satisfied; otherwise how far past the threshold, relative to the threshold's size."""
         t = self.threshold(baseline)
+        if not math.isfinite(value):
+            return NON_FINITE_VIOLATION  # NaN compares false both ways: it must never pass as satisfied
         scale = abs(t) or 1.0
         ok = {"<=": value <= t, "<": value < t, ">=": value >= t, ">": value > t}[self.op]
         if ok:

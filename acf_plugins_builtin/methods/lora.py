@@ -32,6 +32,7 @@ def target_modules(model: Any) -> list[str]:
 
 
 class LoRA(Method):
+    backends = ("peft",)
     name = "lora"
     description = "LoRA adapters trained to recover accuracy (distillation or LM loss), then merged (peft)"
     stage = Stage.RECOVER
@@ -79,6 +80,7 @@ class LoRA(Method):
 
 class QLoRA(LoRA):
     name = "qlora"
+    backends = ("peft", "bitsandbytes")
     description = "QLoRA: LoRA adapters trained on an NF4/FP4 base, merged back into 4-bit weights (peft)"
     stage = Stage.QUANTIZED_RECOVER
 

@@ -73,6 +73,7 @@ def kept_channels(total: int, ratio: float, multiple: int) -> int:
 
 class StructuredPruning(Method):
     name = "structured"
+    backends = ("torch-pruning",)
     description = "remove MLP channels, attention KV groups and hidden width (a smaller dense model), via torch-pruning"
     stage = Stage.PRUNE
 
