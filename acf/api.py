@@ -11,6 +11,7 @@ from typing import Any
 from acf.errors import AcfError, RunStoreError
 from acf.measurement import Measurement
 from acf.models.export import export_candidate
+from acf.plugins.evaluator import split_task
 from acf.plugins.manager import registry
 from acf.progress import Progress, RichProgress
 from acf.rundir.config import RunConfig
@@ -40,7 +41,8 @@ class CompressResult:
 
 def default_run_dir(model: str, dataset: str) -> Path:
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", model.rstrip("/").split("/")[-1]).strip("-") or "model"
-    return Path("runs") / f"{slug}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    task = dataset.replace(":", "-")
+    return Path("runs") / f"{slug}-{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 def compress(model: str, dataset: str, *, run_dir: str | Path | None = None, resume: bool = False,
@@ -125,8 +127,9 @@ def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
     if not tasks:
         raise AcfError("name what to measure with --tasks, e.g. --tasks gsm8k,latency")
     reg = registry()
-    classes = [reg.get("evaluator", name) for name in dict.fromkeys(tasks)]
     options = evaluator_options or {}
+    named = [split_task(text, options) for text in dict.fromkeys(tasks)]
+    classes = [reg.get("evaluator", name) for name, _ in named]
     unknown = set(options) - {cls.name for cls in classes}
     if unknown:
         raise AcfError(f"options given for evaluator(s) not in --tasks: {', '.join(sorted(unknown))}")
@@ -141,10 +144,10 @@ def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
         if task is None:
             names = ", ".join(sorted(n for n, c in reg.all("evaluator").items() if c.is_task))
             raise AcfError(f"--tasks needs at least one task ({names}); cost evaluators come with it")
-        session = Session(target, task=task, evaluator_options={task: options.get(task, {})}, device=device,
+        session = Session(target, task=task, evaluator_options={task: dict(named)[task]}, device=device,
                           dtype=dtype, trust_remote_code=trust_remote_code, progress=reporter(progress))
         strategy, what = None, target
-    evaluators = [cls(**options.get(cls.name, {})) for cls in classes]
+    evaluators = [cls(**own) for cls, (_, own) in zip(classes, named)]
     for ev in evaluators:
         ev.prepare(session.ctx)
     measurements, _, _ = session.measure(strategy, evaluators=evaluators,

@@ -27,6 +27,8 @@ class Measurement(BaseModel):
     estimated: bool = False
     # Caveats about how this number was obtained (e.g. how generated code was isolated), shown with it.
     notes: list[str] = Field(default_factory=list)
+    # Which items were scored, e.g. "validation[0:100] of 1221 (tau/commonsense_qa, the Hub)".
+    items: str | None = None
 
     @classmethod
     def exact(cls, value: float, **kw) -> "Measurement":

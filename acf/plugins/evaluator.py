@@ -48,13 +48,25 @@ class Evaluator:
     # Every option this evaluator accepts, with its default (its type converts values given as text).
     option_defaults: ClassVar[dict[str, Any]] = {}
 
+    # Named variants (name → what it is), the default first; chosen as `TASK:VARIANT` wherever a task is named
+    # (`--dataset commonsenseqa:cloze`, `acf eval … --tasks commonsenseqa:cloze`) or with the `variant` option.
+    variants: ClassVar[dict[str, str]] = {}
+
     def __init__(self, **options: Any):
-        unknown = sorted(set(options) - set(self.option_defaults))
+        defaults = {**self.option_defaults, **({"variant": next(iter(self.variants))} if self.variants else {})}
+        unknown = sorted(set(options) - set(defaults))
         if unknown:
-            accepted = ", ".join(self.option_defaults) or "none"
+            accepted = ", ".join(defaults) or "none"
             raise AcfError(f"evaluator {self.name} has no option(s) {', '.join(unknown)}; it accepts: {accepted}")
-        given = {k: _convert(k, v, self.option_defaults[k]) for k, v in options.items() if v is not None}
-        self.options = {**self.option_defaults, **given}
+        given = {k: _convert(k, v, defaults[k]) for k, v in options.items() if v is not None}
+        self.options = {**defaults, **given}
+        if self.variants and self.options["variant"] not in self.variants:
+            raise AcfError(f"{self.name} has no variant {self.options['variant']!r}; variants: "
+                           + ", ".join(f"{k} ({v})" for k, v in self.variants.items()))
+
+    @property
+    def variant(self) -> str | None:
+        return self.options.get("variant")
 
     def config(self) -> dict[str, Any]:
         """Everything that changes the result besides the model and the fidelity (part of the cache key)."""
@@ -78,8 +90,9 @@ class Evaluator:
 
     def shared(self, ctx: Context, build: Any, *options: str) -> Any:
         """`build()` once per run for this evaluator and the values of `options` (e.g. its data file), then
-        the same object from `ctx.cache` (data loaded once, whatever the fidelity or episode)."""
-        key = (self.name, *(self.options.get(name) for name in options))
+        the same object from `ctx.cache` (data loaded once, whatever the fidelity or episode). Each place that
+        calls it (the function `build` is defined in) keeps its own object."""
+        key = (self.name, getattr(build, "__qualname__", ""), *((name, self.options.get(name)) for name in options))
         if key not in ctx.cache:
             ctx.cache[key] = build()
         return ctx.cache[key]
@@ -106,3 +119,14 @@ def _convert(key: str, value: Any, default: Any) -> Any:
         return type(default)(value)
     except ValueError:
         raise AcfError(f"option {key}={value!r} is not a valid {type(default).__name__}") from None
+
+
+def split_task(text: str, options: dict[str, dict[str, Any]] | None = None) -> tuple[str, dict[str, Any]]:
+    """`TASK` or `TASK:VARIANT` → (evaluator name, its options with the variant added)."""
+    name, _, variant = text.partition(":")
+    own = dict((options or {}).get(name, {}))
+    if variant:
+        if own.get("variant", variant) != variant:
+            raise AcfError(f"{text} names variant {variant!r}, but its options say {own['variant']!r}")
+        own["variant"] = variant
+    return name, own

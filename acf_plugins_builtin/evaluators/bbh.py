@@ -1,20 +1,23 @@
-"""BIG-Bench Hard: 3-shot chain-of-thought generation per task, exact match of the final answer.
+"""BIG-Bench Hard as lm-eval's `bbh_cot_fewshot`: 3-shot chain-of-thought generation per task, the answer taken
+after "the answer is" (no such phrase: invalid, scored wrong), exact match, macro-averaged over the tasks.
 
-The chain-of-thought exemplars are the ones lm-eval ships (its `bbh/cot_fewshot/<task>.yaml`, from the BBH
-paper's prompts), so `pip install 'acf[eval]'` is needed. Test items come from the Hub (SaylorTwift/bbh, as
-lm-eval) or `--data-path` (records with `task`, `input`, `target`).
+The exemplars and the task descriptions are the ones lm-eval ships (its `bbh/cot_fewshot/<task>.yaml`, from the
+BBH paper's prompts), so `pip install 'acf[eval]'` is needed; its generation limits too (up to 1024 new tokens,
+stopping at "</s>", "Q" or a blank line). Test items come from the Hub (SaylorTwift/bbh, as lm-eval) or
+`--data-path` (records with `task`, `input`, `target`). Calibration text comes from another task's data.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
 from acf import DatasetNotFoundError, Evaluator, Measurement, Metric, MissingBackendError
 from acf.toolkit import Z95, proportion
 
+from .calibration_sources import calibration_texts
 from .data import find_records, hub_records
+from .lmeval_defs import cut_at_stops, exact_match, fewshot_prompt, regex_filter
 
 TASKS = (
     "boolean_expressions", "causal_judgement", "date_understanding", "disambiguation_qa", "dyck_languages",
@@ -26,13 +29,15 @@ TASKS = (
     "tracking_shuffled_objects_seven_objects", "tracking_shuffled_objects_three_objects", "web_of_lies",
     "word_sorting",
 )
-ANSWER = re.compile(r"(?<=the answer is )(.*)(?=.)")
-STOP = ("\n\nQ", "\nQ:", "</s>")
+# lm-eval's bbh/cot_fewshot/_cot_fewshot_template_yaml
+ANSWER = r"(?<=the answer is )(.*)(?=.)"
+UNTIL = ("</s>", "Q", "\n\n")
+MAX_GEN_TOKS = 1024
 
 
 def extract(text: str) -> str:
-    found = ANSWER.search(text)
-    return found.group(1).strip() if found else text.strip()
+    """lm-eval's get-answer filter: the text after "the answer is" (less its last character), else invalid."""
+    return regex_filter(text, ANSWER)
 
 
 def exemplars(task: str) -> tuple[str, list[dict]]:
@@ -52,8 +57,12 @@ def exemplars(task: str) -> tuple[str, list[dict]]:
 
 
 def prompt(description: str, shots: list[dict], question: str) -> str:
-    blocks = [f"Q: {s['input']}\nA: Let's think step by step.\n{s['target']}" for s in shots]
-    return description + "\n\n".join([*blocks, f"Q: {question}\nA: Let's think step by step.\n"])
+    """lm-eval's context: the description, the shots (no delimiter between text and target), the question."""
+    def text(q: str) -> str:
+        return f"Q: {q}\nA: Let's think step by step.\n"
+
+    return fewshot_prompt([(text(s["input"]), s["target"]) for s in shots], text(question), description=description,
+                          target_delimiter="")
 
 
 class BBH(Evaluator):
@@ -64,7 +73,9 @@ class BBH(Evaluator):
     default_fidelity = "subset"
     metrics = (Metric(name="bbh_exact_match", direction="max", category="accuracy",
                       description="exact match of the final answer, macro-averaged over the tasks"),)
-    option_defaults = {"tasks": "", "subset": 8, "limit": 0, "max_new_tokens": 256, "data_path": None}
+    option_defaults = {"tasks": "", "subset": 8, "limit": 0, "max_new_tokens": MAX_GEN_TOKS, "data_path": None,
+                       "calibration_path": None}
+    version = "2"
 
     def selected(self) -> list[str]:
         wanted = [t.strip() for t in self.options["tasks"].split(",") if t.strip()] or list(TASKS)
@@ -93,9 +104,10 @@ class BBH(Evaluator):
         return self.shared(ctx, build, "data_path", "tasks")
 
     def calibration_texts(self, ctx, n: int) -> list[str]:
-        shots = [f"Q: {s['input']}\nA: Let's think step by step.\n{s['target']}"
-                 for (_, samples), _ in self._tasks(ctx).values() for s in samples]
-        return shots[:n]
+        texts, _ = self.shared(ctx, lambda: calibration_texts(
+            "bbh", path=self.options["calibration_path"], fields=("input", "target"),
+            to_text=lambda r: f"Q: {r['input']}\nA: {r['target']}"), "calibration_path")
+        return texts[:n]
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
         from .generation import greedy_generate
@@ -110,8 +122,8 @@ class BBH(Evaluator):
             prompts = [prompt(description, shots, r["input"]) for r in records]
             with ctx.progress.task(f"bbh {task}", total=len(prompts)) as bar:
                 outputs = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
-                                          stop=STOP, progress=bar)
-            hits = sum(extract(out) == r["target"] for out, r in zip(outputs, records))
+                                          stop=UNTIL, progress=bar)
+            hits = sum(exact_match(extract(cut_at_stops(out, UNTIL)), r["target"]) for out, r in zip(outputs, records))
             per_task[task] = proportion(hits, len(records), fidelity=fidelity)
         return {"bbh_exact_match": macro(list(per_task.values()), fidelity),
                 **{f"bbh_{task}": m for task, m in per_task.items()}}

@@ -6,57 +6,59 @@ from typing import Any, ClassVar
 
 from acf import Evaluator, Measurement
 
-# Offline, some tasks ship one split only: its last items are held out for calibration and never scored.
-EVAL_FRACTION = 0.85
+from .calibration_sources import calibration_texts
 
 
 class MultipleChoiceTask(Evaluator):
     """A task whose items are (context, choices, gold); subclasses load records and turn them into items.
 
-    Fidelities: `subset` scores the first `subset` items (the cheap screen); `full` scores all of the
-    evaluation split. `limit` (0: none) caps both.
+    Fidelities: `subset` scores the first `subset` items (the cheap screen); `full` scores the whole evaluation
+    split. `limit` (0: none) caps both. Calibration text never comes from the evaluation split
+    (`calibration_sources`).
     """
 
     is_task = True
     fidelities = ("subset", "full")
     default_fidelity = "subset"
-    option_defaults: ClassVar[dict[str, Any]] = {"subset": 100, "limit": 0, "data_path": None}
-    key: ClassVar[str] = ""
+    option_defaults: ClassVar[dict[str, Any]] = {"subset": 100, "limit": 0, "data_path": None,
+                                                  "calibration_path": None}
+    fields: ClassVar[tuple[str, ...]] = ()
+    # The task's training split on the Hub (dataset, config, split), where it has one.
+    train_split: ClassVar[tuple[str, str | None, str] | None] = None
 
-    def load(self, ctx) -> list[dict[str, Any]]:
+    def load(self, ctx) -> tuple[list[dict[str, Any]], str]:
+        """(records of the evaluation split, where they came from)."""
         raise NotImplementedError
 
     def item(self, record: dict[str, Any]) -> tuple[str, list[str], Any]:
-        """(context, choices, gold) of one record; gold is whatever `score` expects."""
+        """(context, continuations, gold) of one record; gold is whatever `score` expects."""
         raise NotImplementedError
 
     def score(self, items, logprobs, fidelity: str) -> dict[str, Measurement]:
         raise NotImplementedError
 
+    def calibration_text(self, record: dict[str, Any]) -> str:
+        """A record as calibration text: its context and its right answer."""
+        context, choices, gold = self.item(record)
+        return context + choices[self.correct_index(gold)]
+
     def prepare(self, ctx) -> None:
-        self._split(ctx)
+        self._records(ctx)
 
-    def _split(self, ctx):
-        def build():
-            records = self.load(ctx)
-            split = max(1, int(len(records) * EVAL_FRACTION)) if len(records) > 1 else 1
-            return records[:split], records[split:]
-
-        return self.shared(ctx, build, "data_path")
+    def _records(self, ctx):
+        return self.shared(ctx, lambda: self.load(ctx), "data_path")
 
     def calibration_texts(self, ctx, n: int) -> list[str]:
-        _, held_out = self._split(ctx)
-        texts = []
-        for record in held_out[:n]:
-            context, choices, gold = self.item(record)
-            texts.append(context + choices[self.correct_index(gold)])
-        return texts
+        texts, _ = self.shared(ctx, lambda: calibration_texts(
+            self.name, path=self.options["calibration_path"], to_text=self.calibration_text, fields=self.fields,
+            train=self.train_split), "calibration_path", "variant")
+        return texts[:n]
 
     def correct_index(self, gold: Any) -> int:
         return int(gold)
 
     def items_for(self, ctx, fidelity: str) -> list[tuple[str, list[str], Any]]:
-        records, _ = self._split(ctx)
+        records, _ = self._records(ctx)
         if fidelity not in self.fidelities:
             raise ValueError(f"{self.name} has no fidelity {fidelity!r}")
         records = records[: self.options["limit"] or None]
@@ -68,6 +70,8 @@ class MultipleChoiceTask(Evaluator):
         from .scoring import choice_logprobs
 
         items = self.items_for(ctx, fidelity)
+        records, where = self._records(ctx)
         with ctx.progress.task(f"{self.name} ({fidelity})", total=len(items)) as bar:
             logprobs = choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items], progress=bar)
-        return self.score(items, logprobs, fidelity)
+        scored = f"items [0:{len(items)}] of {len(records)} ({where})"
+        return {k: m.model_copy(update={"items": scored}) for k, m in self.score(items, logprobs, fidelity).items()}

