@@ -8,9 +8,7 @@ keeps the built-in plugins to these two modules). Names are imported on first us
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
-
+from acf.lazy import lazy_getattr
 from acf.plugins.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -40,11 +38,4 @@ _EXPORTS = {
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'acf' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("acf", _EXPORTS, globals())

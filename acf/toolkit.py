@@ -6,8 +6,7 @@ Imported on first use, like `acf` itself, so a plugin module that imports from h
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from acf.lazy import lazy_getattr
 
 _EXPORTS = {
     # statistics: every number is a Measurement with an interval
@@ -30,11 +29,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'acf.toolkit' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr("acf.toolkit", _EXPORTS, globals())

@@ -140,7 +140,7 @@ def main() -> None:
     from acf_plugins_builtin.evaluators.size import Size
 
     path, spec, tok, base, ctx, corpus, ids = setup(args.samples, args.seq_len)
-    ppl = Perplexity(data_path=str(corpus), limit=40)
+    ppl = Perplexity(data_path=str(corpus), limit=40, variant="acf")
     size = Size()
     methods = registry().all("method")
     warm_up(base, ids, args.seq_len)

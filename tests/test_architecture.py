@@ -23,7 +23,7 @@ def python_files(folder: Path) -> list[Path]:
 
 # acf's layers, lowest first (docs/architecture.md): a module imports only from its own layer or lower ones.
 LAYERS = [
-    ("basics", ["errors", "measurement", "progress", "tensor_format", "machine", "gpu_monitor", "rundir.files",
+    ("basics", ["errors", "lazy", "measurement", "progress", "tensor_format", "machine", "gpu_monitor", "rundir.files",
                 "rundir.options",
                 "rundir.lock"]),
     ("types", ["search.space", "search.strategy", "search.objectives", "models.spec", "models.families",

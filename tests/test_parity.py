@@ -40,6 +40,12 @@ def tqa_records(n=22):
             for _ in range(n)]
 
 
+def wikitext_page(rng, words):
+    """A page in WikiText's tokenized style (" @-@ ", " , ", " = Title = "), so the detokenizer has work to do."""
+    body = " ".join(rng.choice(WORDS + ("@-@", ",", ".", "'s", "( x )", "N")) for _ in range(words))
+    return f" = {rng.choice(WORDS).title()} = \n {body} \n"
+
+
 def write_task(folder: Path, name: str, base: Path, data: Path, split: str, extra: str = "") -> None:
     (folder / f"{name}.yaml").write_text(
         f"include: {base}\ntask: {name}\ndataset_path: json\ndataset_name: null\n"
@@ -62,6 +68,10 @@ def harness(tmp_path_factory, acf_tiny_model):
     write_task(folder, "acf_truthfulqa_mc2", TASKS / "truthfulqa" / "truthfulqa_mc2.yaml", data / "tqa.jsonl", "validation")
     write_task(folder, "acf_gsm8k_cot", TASKS / "gsm8k" / "gsm8k-cot.yaml", data / "gsm8k.jsonl", "test")
     (data / "bbh.jsonl").write_text(json.dumps({"input": "Take 1 step. Take 1 step back.", "target": "Yes"}) + "\n")
+    pages = [wikitext_page(random.Random(i), 30 + 400 * (i % 3)) for i in range(20)]
+    (data / "wiki.jsonl").write_text("".join(json.dumps({"page": p}) + "\n" for p in pages))
+    write_task(folder, "acf_wikitext", TASKS / "wikitext" / "wikitext.yaml", data / "wiki.jsonl", "test",
+               "training_split: null\nvalidation_split: null\n")
     write_task(folder, "acf_bbh_navigate", TASKS / "bbh" / "cot_fewshot" / "navigate.yaml", data / "bbh.jsonl", "test")
     from acf.testing import write_gsm8k
 
@@ -113,6 +123,23 @@ def test_truthfulqa_matches_lm_eval_item_by_item(harness, which):
         assert mine == pytest.approx([ll for ll, _ in sample["filtered_resps"]], abs=1e-4)
     value = ev.score(items, ours, "full")[f"truthfulqa_{which}"].value
     assert value == pytest.approx(results["acc,none"], abs=1e-6)
+
+
+def test_wikitext_matches_lm_eval_document_by_document(harness):
+    from acf_plugins_builtin.evaluators.perplexity import Perplexity
+    from acf_plugins_builtin.evaluators.scoring import rolling_nll
+
+    _, _, data, model, ctx = harness
+    samples, results = lm_eval_samples(harness, "acf_wikitext")
+    ev = Perplexity(data_path=str(data / "wiki.jsonl"), calibration_path=str(data / "wiki.jsonl"))
+    docs, _ = ev._docs(ctx)
+    assert len(docs) == len(samples) == 20 and max(len(ctx.tokenizer(d["text"])["input_ids"]) for d in docs) > 1024
+    ours = rolling_nll(model, ctx.tokenizer, [d["text"] for d in docs], window=1024, special_tokens=True)
+    for (nll, _), sample in zip(ours, samples):
+        assert -nll == pytest.approx(sample["resps"][0][0], rel=1e-5)
+    out = ev.evaluate(model, ctx, "full")
+    for metric in ("word_perplexity", "byte_perplexity", "bits_per_byte"):
+        assert out[metric].value == pytest.approx(results[f"{metric},none"], rel=1e-6)
 
 
 def test_gsm8k_cot_prompts_and_answers_match_lm_eval(harness):

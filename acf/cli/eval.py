@@ -59,4 +59,7 @@ def eval_command(
     for name, m in measurements.items():
         flag = " (estimated)" if m.estimated else ""
         table.add_row(name, f"{m.value:.4g}{flag}", f"[{m.low:.4g}, {m.high:.4g}]", str(m.n), m.fidelity)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for line in dict.fromkeys(x for m in measurements.values() for x in ([m.items] if m.items else []) + m.notes):
+        console.print(f"  {line}", markup=False)

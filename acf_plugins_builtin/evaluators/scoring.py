@@ -89,15 +89,21 @@ def continuation_logprobs(
     return results
 
 
-def rolling_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, window: int = 512, progress=None) -> list[tuple[float, int]]:
-    """Per document: total negative log-likelihood of its tokens and their count, in disjoint windows."""
+def rolling_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, window: int = 512, progress=None,
+                special_tokens: bool = False) -> list[tuple[float, int]]:
+    """Per document: total negative log-likelihood of its tokens and their count, in disjoint windows.
+
+    The document is prefixed with BOS (EOS where the tokenizer has no BOS) and cut into windows that each predict
+    `window` new tokens from the token before them — lm-eval's `get_rolling_token_windows(context_len=1)`. With
+    `special_tokens` the text is tokenized with the tokenizer's own special tokens, as lm-eval's HF backend does.
+    """
     pairs: list[tuple[list[int], int]] = []  # (window ids, tokens to score)
     owners: list[int] = []
-    bos = tokenizer.bos_token_id
+    prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     for d, text in enumerate(texts):
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if bos is not None:
-            ids = [bos] + ids
+        ids = tokenizer(text, add_special_tokens=special_tokens)["input_ids"]
+        if prefix is not None:
+            ids = [prefix] + ids
         for start in range(0, max(len(ids) - 1, 0), window):
             chunk = ids[start:start + window + 1]
             if len(chunk) >= 2:
@@ -189,9 +195,14 @@ def _score_choice_batch(model, encoded, out, n_max: int, width: int, pad: int, d
         ids[r, length - len(ctx):] = torch.tensor(ctx)
         mask[r, length - len(ctx):] = 1
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    single = width == 1  # every choice one token (lettered options): the context's last position scores them all
     first = model(input_ids=ids.to(device), attention_mask=mask.to(device), position_ids=positions.to(device),
-                  use_cache=True, logits_to_keep=1)
+                  use_cache=not single, logits_to_keep=1)
     first_lp = torch.log_softmax(first.logits[:, -1].float(), dim=-1)  # predicts each choice's first token
+    if single:
+        for r, (_, choices) in enumerate(encoded):
+            out[r].extend((float(first_lp[r, tokens[0]]), 1) for tokens in choices)
+        return
     cache = first.past_key_values
     cache.batch_repeat_interleave(n_max)
     cont = torch.full((rows * n_max, width), pad, dtype=torch.long)

