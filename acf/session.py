@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from acf.context import Context, Records
-from acf.errors import AcfError, InfeasibleError, NonFiniteOutputError, StrategyError, UnknownPluginError
+from acf.errors import AcfError, DatasetNotFoundError, InfeasibleError, NonFiniteOutputError, StrategyError, UnknownPluginError
 from acf.machine import free_disk_bytes, free_memory_bytes, hardware_id, library_versions, model_bytes
 from acf.measurement import Measurement, all_finite
 from acf.models.loading import fingerprint, load_model, load_tokenizer, pick_device
@@ -219,7 +219,10 @@ class Session:
         """What calibration text the steps are given: the task, its options and a hash of the texts."""
         if self.task is None:
             return {}
-        texts = self.task.calibration_texts(self.ctx, CALIBRATION_HASH_TEXTS)
+        try:
+            texts = self.task.calibration_texts(self.ctx, CALIBRATION_HASH_TEXTS)
+        except DatasetNotFoundError as exc:  # a step that needs calibration fails with this; others need none
+            return {"task": self.task.name, "options": self.task.config(), "unavailable": str(exc)}
         digest = hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:24]
         return {"task": self.task.name, "options": self.task.config(), "texts": len(texts), "sha256": digest}
 

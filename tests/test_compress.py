@@ -286,9 +286,9 @@ def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model
     assert promotion["candidates"][: len(frontier_ids)] == frontier_ids[:2]  # frontier members first
     for cid in promotion["candidates"]:
         scored = json.loads((tmp_path / "run" / f"episode_{int(cid[2:]):03d}" / "result.json").read_text())
-        assert scored["promoted"]["commonsenseqa_acc"]["n"] == 10  # the full split (12 minus the held-out 15%)
+        assert scored["promoted"]["commonsenseqa_acc"]["n"] == 12  # the full split, all of it
         assert scored["measurements"]["commonsenseqa_acc"]["n"] == 3  # the screen
-    assert promotion["scores"]["baseline"]["n"] == 10
+    assert promotion["scores"]["baseline"]["n"] == 12
     assert sorted(sum(promotion["ranking"], [])) == sorted(["baseline", *promotion["candidates"]])
     # noise-aware ranking: overlapping intervals tie, separated ones do not
     metric = Metric(name="acc", direction="max")

@@ -42,7 +42,7 @@ def tqa_records(n=22):
 
 def wikitext_page(rng, words):
     """A page in WikiText's tokenized style (" @-@ ", " , ", " = Title = "), so the detokenizer has work to do."""
-    body = " ".join(rng.choice(WORDS + ("@-@", ",", ".", "'s", "( x )", "N")) for _ in range(words))
+    body = " ".join(rng.choice(WORDS + ["@-@", ",", ".", "'s", "( x )", "N"]) for _ in range(words))
     return f" = {rng.choice(WORDS).title()} = \n {body} \n"
 
 

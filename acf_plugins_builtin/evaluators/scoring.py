@@ -89,25 +89,37 @@ def continuation_logprobs(
     return results
 
 
+def rolling_windows(tokens: list[int], prefix: int | None, window: int):
+    """lm-eval's rolling windows (`get_rolling_token_windows(context_len=1)` + `make_disjoint_window`): each yields
+    the token sequence to run and how many of its last tokens to score. Every token is scored once; the first
+    window conditions on `prefix`, and the last, shorter one still sees `window` tokens before it."""
+    if not tokens:
+        return
+    first = min(window, len(tokens))
+    yield ([prefix] if prefix is not None else []) + tokens[:first], first if prefix is not None else first - 1
+    predicted = first
+    while predicted < len(tokens):
+        n = min(len(tokens) - predicted, window)
+        end = predicted + n
+        yield tokens[end - window - 1:end], n
+        predicted += n
+
+
 def rolling_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, window: int = 512, progress=None,
                 special_tokens: bool = False) -> list[tuple[float, int]]:
-    """Per document: total negative log-likelihood of its tokens and their count, in disjoint windows.
+    """Per document: total negative log-likelihood of its tokens and their count, in `rolling_windows`.
 
-    The document is prefixed with BOS (EOS where the tokenizer has no BOS) and cut into windows that each predict
-    `window` new tokens from the token before them — lm-eval's `get_rolling_token_windows(context_len=1)`. With
-    `special_tokens` the text is tokenized with the tokenizer's own special tokens, as lm-eval's HF backend does.
+    The document is prefixed with BOS (EOS where the tokenizer has no BOS). With `special_tokens` the text is
+    tokenized with the tokenizer's own special tokens, as lm-eval's HF backend does.
     """
     pairs: list[tuple[list[int], int]] = []  # (window ids, tokens to score)
     owners: list[int] = []
     prefix = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     for d, text in enumerate(texts):
         ids = tokenizer(text, add_special_tokens=special_tokens)["input_ids"]
-        if prefix is not None:
-            ids = [prefix] + ids
-        for start in range(0, max(len(ids) - 1, 0), window):
-            chunk = ids[start:start + window + 1]
-            if len(chunk) >= 2:
-                pairs.append((chunk, len(chunk) - 1))
+        for chunk, n in rolling_windows(ids, prefix, window):
+            if n > 0 and len(chunk) >= 2:
+                pairs.append((chunk, n))
                 owners.append(d)
     scores = _score_token_windows(model, tokenizer, pairs, progress)
     totals = [(0.0, 0)] * len(texts)
