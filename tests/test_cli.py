@@ -38,6 +38,8 @@ def test_help_and_plugins_list_do_not_import_torch():
     (["compress", "{tiny}", "-d", "gsm8k", "--weight", "size_mb"], "--weight expects METRIC=NUMBER"),
     (["compress", "{tiny}", "-d", "gsm8k", "--eval-option", "limit=3"], "--eval-option expects EVALUATOR.OPTION=VALUE"),
     (["compress", "{tiny}", "-d", "gsm8k", "--eval-option", "gsm8k.subset=many"], "is not a valid int"),
+    (["compress", "{tiny}", "-d", "commonsenseqa:nope"], "commonsenseqa has no variant 'nope'; variants: lm-eval"),
+    (["compress", "{tiny}", "-d", "gsm8k:cot"], "gsm8k has no variants"),
     (["compress", "{tiny}", "-d", "gsm8k", "--eval-option", "gsm8k.colour=3"], "has no option(s) colour"),
     (["compress", "{tiny}", "-d", "gsm8k", "--data-path", "/no/such.jsonl"], "data file /no/such.jsonl does not exist"),
     (["compress", "{tiny}", "-d", "gsm8k", "--data-path", "{bad_schema}"], "missing question, answer"),

@@ -53,6 +53,8 @@ class Evaluator:
     variants: ClassVar[dict[str, str]] = {}
 
     def __init__(self, **options: Any):
+        if "variant" in options and not self.variants and "variant" not in self.option_defaults:
+            raise AcfError(f"{self.name} has no variants (write it as {self.name!r}, without ':')")
         defaults = {**self.option_defaults, **({"variant": next(iter(self.variants))} if self.variants else {})}
         unknown = sorted(set(options) - set(defaults))
         if unknown:
