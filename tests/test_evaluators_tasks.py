@@ -34,11 +34,14 @@ CSQA = [
 ] * 2
 
 
-@pytest.mark.parametrize("budget,plain_head", [(16, True), (64, True), (1024, True), (64, False)])
-def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget, plain_head, monkeypatch):
+@pytest.mark.parametrize("budget,mode", [(16, "packed"), (64, "packed"), (1024, "packed"), (16, "kv-cache"),
+                                         (1024, "kv-cache"), (64, "full-logits")])
+def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget, mode, monkeypatch):
     from acf_plugins_builtin.evaluators import scoring
 
-    if not plain_head:  # models whose logits are not a plain head (soft-capping, scaling): the full-logits path
+    if mode == "kv-cache":  # families that take no custom 4D mask: the context's cache repeated per choice
+        monkeypatch.setattr(scoring, "_packable", lambda model: False)
+    if mode == "full-logits":  # models whose logits are not a plain head (soft-capping, scaling)
         monkeypatch.setattr(scoring, "_plain_head", lambda model: None)
     model, ctx = tiny
     items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
