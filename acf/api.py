@@ -92,9 +92,10 @@ def find_candidate(run_dir: str | Path, candidate_id: str | None = None) -> Epis
     return candidate
 
 
-def run_session(run_dir: str | Path, *, progress: bool | Progress = False) -> Session:
+def run_session(run_dir: str | Path, *, config: RunConfig | None = None, progress: bool | Progress = False) -> Session:
     """A Session with a stored run's settings (same model, methods, calibration and seed), to rebuild candidates."""
-    return Session.from_config(RunStore(Path(run_dir)).read_config(), work_dir=Path(run_dir), progress=reporter(progress))
+    config = config or RunStore(Path(run_dir)).read_config()
+    return Session.from_config(config, work_dir=Path(run_dir), progress=reporter(progress))
 
 
 def split_target(target: str) -> tuple[Path | None, str | None]:
@@ -162,8 +163,7 @@ def export(run_dir: str | Path, out: str | Path, *, candidate: str | None = None
     if Path(out).exists() and any(Path(out).iterdir()):
         raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
     config = RunStore(Path(run_dir)).read_config()
-    session = Session.from_config(config, work_dir=Path(run_dir), progress=reporter(progress))
-    return export_candidate(session, picked, Path(out), config)
+    return export_candidate(run_session(run_dir, config=config, progress=progress), picked, Path(out), config)
 
 
 def reporter(progress: bool | Progress) -> Progress:

@@ -257,8 +257,9 @@ class Session:
         for ev in evaluators or self.evaluators:
             key = self.cache_key(identity, ev, fidelity[ev.name])
             hit = self.cache.get(key)
-            if hit is not None and all(all_finite(Measurement.model_validate(v)) for v in hit.values()):
-                results.update({k: Measurement.model_validate(v) for k, v in hit.items()})
+            cached = {k: Measurement.model_validate(v) for k, v in (hit or {}).items()}
+            if hit is not None and all(all_finite(m) for m in cached.values()):
+                results.update(cached)
             else:
                 missing.append((ev, key))
         steps_key = self.cache.key(**identity, records="steps", version=CACHE_VERSION)

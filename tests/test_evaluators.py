@@ -6,7 +6,7 @@ from acf.context import Context
 from acf.errors import DatasetNotFoundError
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
-from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, final_answer
+from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, scores
 from acf_plugins_builtin.evaluators.latency import Latency
 from acf_plugins_builtin.evaluators.memory import PeakMemory
 from acf_plugins_builtin.evaluators.perplexity import Perplexity
@@ -22,15 +22,15 @@ def tiny(acf_tiny_model):
     return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("She makes 9 * 2 = $18 every day.\n#### 18", "18"),
-    ("#### 1,234", "1234"),
-    ("The answer is 3.50.", "3.5"),
-    ("so 7 apples, then 12.", "12"),
-    ("no number here", None),
+@pytest.mark.parametrize("text,answer,expected", [
+    ("She makes 9 * 2 = $18 every day. The answer is 18.", "#### 18", (True, True)),
+    ("The answer is 1,234.", "#### 1234", (True, True)),
+    ("so 7 apples, then 12.", "#### 12", (False, True)),  # no "The answer is": strict misses, flexible finds
+    ("The answer is 5. Then 6 more", "#### 5", (True, False)),  # flexible takes the last number
+    ("no number here", "#### 3", (False, False)),
 ])
-def test_final_answer(text, expected):
-    assert final_answer(text) == expected
+def test_gsm8k_cot_strict_and_flexible_extraction(text, answer, expected):
+    assert scores(text, answer) == expected
 
 
 def test_clean_solution_strips_calculator_annotations():

@@ -13,7 +13,6 @@ from .data import first_available, check_schema, hub_records, packaged_file, rea
 from .lmeval_defs import cut_at_stops, exact_match, fewshot_prompt, regex_filter
 
 CALC_ANNOTATION = re.compile(r"<<[^>]*>>")
-NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 
 # lm-eval's gsm8k_cot (lm_eval/tasks/gsm8k/gsm8k-cot.yaml): the chain-of-thought exemplars of Wei et al. (2022),
 # its stop strings, answer filters and exact-match settings.
@@ -68,23 +67,6 @@ def scores(generation: str, answer: str) -> tuple[bool, bool]:
     flexible = regex_filter(generation, FLEXIBLE, group_select=-1)
     return (exact_match(strict, ref, regexes_to_ignore=IGNORE, ignore_case=True),
             exact_match(flexible, ref, regexes_to_ignore=IGNORE, ignore_case=True))
-
-
-def final_answer(text: str) -> str | None:
-    """The number after '####', else the last number in the text; commas and a trailing '.' removed."""
-    if "####" in text:
-        found = NUMBER.search(text.split("####", 1)[1])
-        value = found.group(0) if found else None
-    else:
-        numbers = NUMBER.findall(text)
-        value = numbers[-1] if numbers else None
-    if value is None:
-        return None
-    try:
-        number = float(value.replace(",", "").rstrip("."))
-    except ValueError:
-        return None
-    return str(int(number)) if number == int(number) else str(number)
 
 
 def clean_solution(answer: str) -> str:
