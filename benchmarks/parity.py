@@ -4,6 +4,9 @@ both scores, whole-process speed, and acf's share of the raw forward-pass token 
 Run: python benchmarks/parity.py [--model smollm2-135m] [--tasks commonsense_qa,gsm8k_cot] [--limit N]
                                  [--csqa-data FILE] [--truthfulqa-data FILE] [--gen-tokens 256] [--json PATH]
 
+acf's TruthfulQA scores MC1 and MC2 in one pass, so both rows show that pass's time, and a last row sets it
+against lm-eval's two tasks together.
+
 Each lm-eval task is its own YAML (`lm_eval/tasks/...`) included unchanged, with only the dataset pointed at the
 same local records acf reads. Both run in this process, one after the other, on the same loaded model (fp32, CPU
 unless --device). Per item: multiple-choice tasks compare the chosen answer; generation tasks compare the
@@ -68,16 +71,22 @@ def raw_forward_tps(model, batch: int = 8, length: int = 256, repeats: int = 3) 
     return batch * length * repeats / (time.perf_counter() - started)
 
 
-def multiple_choice(name, evaluator, records, model, ctx, folder, data, args):
-    from acf.measurement import best_index
-    from acf_plugins_builtin.evaluators.scoring import choice_logprobs, split_pair
+def acf_pass(evaluator, records, model, ctx):
+    """acf's whole scoring of the records (one pass gives every metric of the task: TruthfulQA's MC1 and MC2)."""
+    from acf_plugins_builtin.evaluators.choice_scoring import choice_logprobs
 
     items = [evaluator.item(r) for r in records]
     choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items[:8]])  # warm-up, as lm-eval runs second
     started = time.perf_counter()
     scores = choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items])
     ours = evaluator.score(items, scores, "full")
-    acf_s = time.perf_counter() - started
+    return items, scores, ours, time.perf_counter() - started
+
+
+def multiple_choice(name, done, model, ctx, folder, data, args):
+    from acf.measurement import best_index
+
+    items, scores, ours, acf_s = done
     lm_s, samples, results = run_lm_eval(model, ctx.tokenizer, folder, lm_eval_task(folder, name, data, 0), args.batch)
     agree = 0
     for (_, _, gold), row, sample in zip(items, scores, samples):
@@ -89,13 +98,25 @@ def multiple_choice(name, evaluator, records, model, ctx, folder, data, args):
         mine = lls[: gold[0]] if name == "truthfulqa_mc1" else lls
         agree += best_index(mine) == best_index([ll for ll, _ in sample["filtered_resps"]])
     metric = {"commonsense_qa": "commonsenseqa_acc"}.get(name, name.replace("truthfulqa_", "truthfulqa_"))
-    fed = 0  # tokens acf puts through the model: each context once, then the choices' tokens after the first
-    for c, ch, _ in items:
-        continuations = [split_pair(ctx.tokenizer, c, x)[1] for x in ch]
-        fed += len(split_pair(ctx.tokenizer, c, ch[0])[0])
-        fed += sum(len(t) for t in continuations) if max(map(len, continuations)) > 1 else 0
+    fed = tokens_fed(ctx.tokenizer, items)
     return {"task": name, "items": len(items), "agreement": agree / len(items), "acf": ours[metric].value,
             "lm_eval": results["acc,none"], "acf_s": acf_s, "lm_eval_s": lm_s, "tokens_fed": fed}
+
+
+def tokens_fed(tokenizer, items) -> int:
+    """Tokens acf puts through the model: the preamble every context shares once, each context's own tokens,
+    then each question's distinct choices (all of their tokens when any choice is longer than one token)."""
+    from acf_plugins_builtin.evaluators.choice_scoring import split_pair
+    from acf_plugins_builtin.evaluators.scoring import shared_prefix
+
+    pairs = [[split_pair(tokenizer, c, x) for x in ch] for c, ch, _ in items]
+    multi = any(len(cont) > 1 for row in pairs for _, cont in row)
+    shared = len(shared_prefix([row[0][0] for row in pairs])) if multi else 0
+    fed = shared
+    for row in pairs:
+        fed += len(row[0][0]) - shared
+        fed += sum(len(cont) for cont in {tuple(cont) for _, cont in row}) if multi else 0
+    return fed
 
 
 def _softmax(lls):
@@ -156,7 +177,7 @@ def main(argv=None) -> int:
     path = ensure_local(resolve_model(args.model))
     model, ctx = load_model(path), model_context(path)
     folder = Path(tempfile.mkdtemp(prefix="acf-parity-"))
-    rows = []
+    rows, passes = [], {}
     for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
         if name == "commonsense_qa":
             ev = CommonsenseQA(data_path=args.csqa_data)
@@ -174,16 +195,24 @@ def main(argv=None) -> int:
         data = folder / f"{name}.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in records))
         print(f"{name}: {len(records)} items …", file=sys.stderr, flush=True)
-        row = (gsm8k_cot(records, model, ctx, folder, data, args) if name == "gsm8k_cot"
-               else multiple_choice(name, ev, records, model, ctx, folder, data, args))
-        rows.append(row)
+        if name == "gsm8k_cot":
+            rows.append(gsm8k_cot(records, model, ctx, folder, data, args))
+            continue
+        if ev.name not in passes:
+            passes[ev.name] = acf_pass(ev, records, model, ctx)
+        rows.append(multiple_choice(name, passes[ev.name], model, ctx, folder, data, args))
+    both = [r for r in rows if r["task"] in ("truthfulqa_mc1", "truthfulqa_mc2")]
+    if len(both) == 2:  # acf scores MC1 and MC2 in one pass; lm-eval runs two tasks
+        rows.append({**both[0], "task": "truthfulqa (mc1 + mc2)", "agreement": min(r["agreement"] for r in both),
+                     "acf": None, "lm_eval": None, "lm_eval_s": sum(r["lm_eval_s"] for r in both)})
     raw = raw_forward_tps(model, args.batch)
     print("| task | items | agreement per item | acf | lm-eval | acf s | lm-eval s | speed-up | share of raw forward |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         share = f"{r['tokens_fed'] / r['acf_s'] / raw:.0%}" if r["tokens_fed"] else "-"
         r["share_of_raw"] = r["tokens_fed"] / r["acf_s"] / raw if r["tokens_fed"] else None
-        print(f"| {r['task']} | {r['items']} | {r['agreement']:.1%} | {r['acf']:.4f} | {r['lm_eval']:.4f} | "
+        acf_score, lm_score = (f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("acf", "lm_eval"))
+        print(f"| {r['task']} | {r['items']} | {r['agreement']:.1%} | {acf_score} | {lm_score} | "
               f"{r['acf_s']:.1f} | {r['lm_eval_s']:.1f} | {r['lm_eval_s'] / r['acf_s']:.2f}× | {share} |")
     print(f"\nraw forward: {raw:.0f} tokens/s ([{args.batch}, 256], last-position logits), {args.model}, "
           f"torch threads {torch.get_num_threads()}")

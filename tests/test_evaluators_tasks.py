@@ -13,7 +13,8 @@ from acf_plugins_builtin.evaluators.bbh import BBH, extract, macro
 from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
 from acf_plugins_builtin.evaluators.energy import Energy
 from acf_plugins_builtin.evaluators.sandbox import run_program
-from acf_plugins_builtin.evaluators.scoring import choice_logprobs, continuation_logprobs
+from acf_plugins_builtin.evaluators.choice_scoring import choice_logprobs
+from acf_plugins_builtin.evaluators.scoring import continuation_logprobs
 from acf_plugins_builtin.evaluators.throughput import Throughput
 from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
 from acf.measurement import Measurement
@@ -37,7 +38,7 @@ CSQA = [
 @pytest.mark.parametrize("budget,mode", [(16, "packed"), (64, "packed"), (1024, "packed"), (16, "kv-cache"),
                                          (1024, "kv-cache"), (64, "full-logits")])
 def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget, mode, monkeypatch):
-    from acf_plugins_builtin.evaluators import scoring
+    from acf_plugins_builtin.evaluators import choice_scoring as scoring
 
     if mode == "kv-cache":  # families that take no custom 4D mask: the context's cache repeated per choice
         monkeypatch.setattr(scoring, "_packable", lambda model: False)
@@ -46,7 +47,7 @@ def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budg
     model, ctx = tiny
     items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
              ("Question: a much longer context, with many more words in it than the first one?\nAnswer:",
-              [" yes", " no", " maybe so", " certainly not at all", " x"])]
+              [" yes", " no", " maybe so", " certainly not at all", " x", " maybe so"])]  # a repeated choice
     shared = choice_logprobs(model, ctx.tokenizer, items, batch_tokens=budget)
     alone = continuation_logprobs(model, ctx.tokenizer, [(c, ch) for c, chs in items for ch in chs])
     flat = [x for row in shared for x in row]
@@ -230,3 +231,17 @@ def test_gpu_memory_monitor_samples_nvml_and_is_inert_on_cpu(monkeypatch):
     with GpuMemoryMonitor("cuda:0", interval_s=0.001) as gpu:
         time.sleep(0.05)
     assert gpu.peak_mb == 3000.0
+
+
+def test_generation_from_a_shared_preamble_equals_generating_each_prompt_whole(tiny, monkeypatch):
+    from acf_plugins_builtin.evaluators import scoring
+    from acf_plugins_builtin.evaluators.generation import greedy_generate
+
+    model, ctx = tiny
+    preamble = "Q: What is one plus one?\nA: One plus one is two. The answer is 2.\n\n" * 3
+    prompts = [preamble + f"Q: {q}\nA:" for q in ("What is two plus two?", "How many legs has a cat, really?", "Why?")]
+    assert scoring.shared_prefix([ctx.tokenizer(p)["input_ids"] for p in prompts])
+    shared = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=12)
+    monkeypatch.setattr(scoring, "MIN_SHARED_PREFIX", 10**9)
+    whole = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=12)
+    assert shared == whole and all(shared)

@@ -107,15 +107,21 @@ def test_a_family_without_an_adapter_is_refused_before_any_episode(acf_tiny_mode
         assert reason and "no layer adapter for model type 'cohere'" in reason
 
 
-def test_packed_choice_scoring_equals_scoring_each_choice_alone_on_every_family(tiny):
-    from acf_plugins_builtin.evaluators import scoring
+PREAMBLE = "Q: What is the capital of France?\nA: Paris is the capital of France.\n\n" * 3
+
+
+@pytest.mark.parametrize("preamble", ["", PREAMBLE], ids=["own-contexts", "shared-preamble"])
+def test_packed_choice_scoring_equals_scoring_each_choice_alone_on_every_family(tiny, preamble):
+    from acf_plugins_builtin.evaluators import choice_scoring, scoring
 
     model_type, folder, ctx = tiny
     model = load_model(folder)
-    items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
-             ("Question: a longer context, with more words in it?\nAnswer:", [" yes", " maybe so", " not at all"])]
-    shared = [x for row in scoring.choice_logprobs(model, ctx.tokenizer, items) for x in row]
+    items = [(preamble + "Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog", " four"]),
+             (preamble + "Question: a longer context, with more words in it?\nAnswer:", [" yes", " maybe so", " not at all"])]
+    shared_tokens = scoring.shared_prefix([choice_scoring.split_pair(ctx.tokenizer, c, chs[0])[0] for c, chs in items])
+    assert bool(shared_tokens) == bool(preamble)  # the preamble runs once for both questions
+    shared = [x for row in choice_scoring.choice_logprobs(model, ctx.tokenizer, items) for x in row]
     alone = scoring.continuation_logprobs(model, ctx.tokenizer, [(c, ch) for c, chs in items for ch in chs])
-    assert scoring._packable(model) == (model_type != "gemma2")  # Gemma 2 soft-caps its logits: not a plain head
+    assert choice_scoring._packable(model) == (model_type != "gemma2")  # Gemma 2 soft-caps its logits
     assert [n for _, n in shared] == [n for _, n in alone]
     assert [a for a, _ in shared] == pytest.approx([b for b, _ in alone], abs=1e-4)

@@ -11,7 +11,7 @@ import pytest
 from acf.testing import load_model, model_context
 from acf_plugins_builtin.evaluators import bbh, gsm8k
 from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
-from acf_plugins_builtin.evaluators.scoring import choice_logprobs
+from acf_plugins_builtin.evaluators.choice_scoring import choice_logprobs
 from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
 
 lm_eval = pytest.importorskip("lm_eval", reason="lm-eval is in the eval extra (and so in acf[dev])")

@@ -67,7 +67,7 @@ class MultipleChoiceTask(Evaluator):
         return [self.item(r) for r in records]
 
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
-        from .scoring import choice_logprobs
+        from .choice_scoring import choice_logprobs
 
         items = self.items_for(ctx, fidelity)
         records, where = self._records(ctx)
