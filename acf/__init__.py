@@ -25,7 +25,7 @@ _EXPORTS = {
     "Method": "acf.plugins.method", "Stage": "acf.plugins.method", "Resources": "acf.plugins.method",
     "Evaluator": "acf.plugins.evaluator", "Searcher": "acf.plugins.searcher",
     "RewardPreset": "acf.plugins.reward_preset", "ModelAlias": "acf.plugins.model_alias",
-    "Tracker": "acf.plugins.tracker",
+    "Tracker": "acf.plugins.tracker", "Runtime": "acf.plugins.runtime", "Deployment": "acf.plugins.runtime",
     # the types they take and return
     "Space": "acf.search.space", "Choice": "acf.search.space", "Int": "acf.search.space", "Float": "acf.search.space",
     "Strategy": "acf.search.strategy", "Step": "acf.search.strategy",

@@ -119,7 +119,7 @@ def pick_fidelity(evaluator: Any, fidelity: str) -> str:
 
 def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
              evaluator_options: dict[str, dict[str, Any]] | None = None, device: str = "auto", dtype: str = "auto",
-             trust_remote_code: bool = False, progress: bool | Progress = False) -> tuple[str, dict[str, Measurement]]:
+             runtime: str = "auto", trust_remote_code: bool = False, progress: bool | Progress = False) -> tuple[str, dict[str, Measurement]]:
     """Measure `target` (a model, a run directory or `RUN_DIR:epNNN`) with `tasks`; returns (what, measurements).
 
     Goes through the same `Session.measure` as a search, so a run's candidate at the fidelity the search used
@@ -146,7 +146,8 @@ def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
             names = ", ".join(sorted(n for n, c in reg.all("evaluator").items() if c.is_task))
             raise AcfError(f"--tasks needs at least one task ({names}); cost evaluators come with it")
         session = Session(target, task=task, evaluator_options={task: dict(named)[task]}, device=device,
-                          dtype=dtype, trust_remote_code=trust_remote_code, progress=reporter(progress))
+                          dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
+                          progress=reporter(progress))
         strategy, what = None, target
     evaluators = [cls(**own) for cls, (_, own) in zip(classes, named)]
     for ev in evaluators:

@@ -41,6 +41,8 @@ class Context:
     cache: dict[str, Any] = field(default_factory=dict)
     # The candidate being built and measured now; the session starts a fresh one per candidate.
     records: Records = field(default_factory=Records)
+    # (model, context) → the `Deployment` its cost is measured on; the session sets it from `--runtime`.
+    deploy: Callable[[Any, "Context"], Any] | None = None
 
     def _memo(self, key: str, loader: Callable[[], Any] | None, what: str) -> Any:
         if key not in self.cache:
@@ -64,6 +66,37 @@ class Context:
         if self.load_calibration is None:
             raise RuntimeError("this run provides no calibration data")
         return self._memo(f"calibration:{n}", lambda: self.load_calibration(n), "calibration data")
+
+    def deployment(self, model: Any) -> Any:
+        """The candidate deployed on the run's runtime (`acf.Deployment`), once per candidate: what cost
+        evaluators time."""
+        if "deployment" not in self.records.objects:
+            if self.deploy is None:
+                raise RuntimeError("this context has no runtime: build it with acf.Session or set `deploy` "
+                                   "(acf.testing.model_context does)")
+            self.records.objects["deployment"] = self.deploy(model, self)
+        return self.records.objects["deployment"]
+
+    def scoring_model(self, model: Any) -> Any:
+        """What task evaluators score: the candidate's deployment where its runtime runs it natively and scores
+        tokens itself (`Deployment.score_tokens`: llama.cpp's logits for a GGUF file), else `model`."""
+        if self.deploy is None:
+            return model
+        deployed = self.deployment(model)
+        if deployed.simulated or not deployed.scores_tokens:
+            return model
+        self.records.objects["scored_on"] = f"scored on {deployed.runtime} ({deployed.format})"
+        return deployed
+
+    def note_scoring(self, measured: dict[str, Any]) -> dict[str, Any]:
+        """An evaluator's measurements, each noting the runtime that scored them when one did."""
+        note = self.records.objects.pop("scored_on", None)
+        return {k: m.model_copy(update={"notes": [*m.notes, note]}) for k, m in measured.items()} if note else measured
+
+    def close_deployment(self) -> None:
+        deployment = self.records.objects.pop("deployment", None)
+        if deployment is not None:
+            deployment.close()
 
     # ------------------------------------------------------------------ what the current candidate's steps record
     def record(self, **notes: Any) -> None:

@@ -16,6 +16,9 @@ class Measurement(BaseModel):
 
     `fidelity` names how it was measured (e.g. `loglik` or `full`); `estimated` is true when the
     number comes from a model of the hardware rather than a reading (e.g. energy without a counter).
+    A cost (latency, throughput, memory, energy) names the `runtime` that measured it and the candidate's
+    `format`; `simulated` is true when that runtime does not run the format natively (weights quantized in
+    simulation timed as the dense model), so the number is not the deployed model's.
     """
 
     value: float
@@ -29,6 +32,16 @@ class Measurement(BaseModel):
     notes: list[str] = Field(default_factory=list)
     # Which items were scored, e.g. "validation[0:100] of 1221 (tau/commonsense_qa, the Hub)".
     items: str | None = None
+    runtime: str | None = None
+    format: str | None = None
+    simulated: bool = False
+
+    def caveats(self) -> str:
+        """What to append wherever the value is shown: ` (estimated)`, ` (simulated on hf: pack-quantized-w4)`."""
+        out = " (estimated)" if self.estimated else ""
+        if self.simulated:
+            out += f" (simulated on {self.runtime}: {self.format})" if self.runtime else " (simulated)"
+        return out
 
     @classmethod
     def exact(cls, value: float, **kw) -> "Measurement":

@@ -24,13 +24,13 @@ from acf.models.spec import infer_spec
 from acf.plugins.evaluator import split_task
 from acf.plugins.manager import registry
 from acf.plugins.registry import Registry
+from acf.plugins.runtime import Runtimes
 from acf.progress import Progress
 from acf.rundir.cache import EvalCache
 from acf.rundir.config import RunConfig
 from acf.search.strategy import Strategy, validate_strategy
 
-# Bump when what an evaluation means changes, so stale cache entries are not reused.
-CACHE_VERSION = 3
+CACHE_VERSION = 4  # bumped when what an evaluation means changes, so stale cache entries are not reused
 # The libraries whose versions are part of every evaluation's cache key (each step adds its own backends).
 CORE_LIBRARIES = ("torch", "transformers")
 # How many calibration texts are hashed into a strategy's cache key (more than any method asks for).
@@ -56,8 +56,8 @@ class Session:
 
     def __init__(self, model: str, *, task: str | None = None, evaluators: list[str] = (),
                  evaluator_options: dict[str, dict[str, Any]] | None = None, methods: list[str] = (),
-                 device: str = "auto", dtype: str = "auto", trust_remote_code: bool = False, seed: int = 0,
-                 episode_budget_s: float | None = None, work_dir: Path | None = None,
+                 device: str = "auto", dtype: str = "auto", runtime: str = "auto", trust_remote_code: bool = False,
+                 seed: int = 0, episode_budget_s: float | None = None, work_dir: Path | None = None,
                  progress: Progress | None = None, cache: EvalCache | None = None):
         self.model_name, self.dtype, self.trust_remote_code = model, dtype, trust_remote_code
         self.progress = progress or Progress()
@@ -74,6 +74,7 @@ class Session:
             raise AcfError(f"{model} needs trust_remote_code to load (its config maps to custom code)",
                            hint="pass --trust-remote-code if you trust that code")
         self.device = pick_device(device)
+        self.runtimes = Runtimes(reg.all("runtime"), runtime, self.device)
         self.budget_s = episode_budget_s or DEFAULT_EPISODE_BUDGET_S["cuda" if self.device.startswith("cuda") else "cpu"]
         self.methods = self._methods(reg, list(methods))
         self.spec.applicable_methods = sorted(self.methods)
@@ -85,6 +86,7 @@ class Session:
             load_tokenizer=lambda: load_tokenizer(self.local_path, trust_remote_code=trust_remote_code),
             load_teacher=lambda: self.base_model,
             load_calibration=(lambda n: self.task.calibration_texts(self.ctx, n)) if self.task else None,
+            deploy=self.runtimes.deploy,
         )
         self.local_path = ensure_local(self.resolved)
         self.spec.path = str(self.local_path)
@@ -96,7 +98,7 @@ class Session:
                     cache: EvalCache | None = None) -> "Session":
         return cls(config.model, task=config.dataset, evaluators=config.evaluators,
                    evaluator_options=config.evaluator_options, methods=config.methods, device=config.device,
-                   dtype=config.dtype, trust_remote_code=config.trust_remote_code, seed=config.seed,
+                   dtype=config.dtype, runtime=config.runtime, trust_remote_code=config.trust_remote_code, seed=config.seed,
                    episode_budget_s=config.episode_budget_s, work_dir=work_dir, progress=progress, cache=cache)
 
     # ------------------------------------------------------------------ set-up
@@ -239,9 +241,10 @@ class Session:
     def cache_key(self, identity: dict[str, Any], evaluator: Any, fidelity: str) -> str:
         """Deterministic evaluators are reused on any machine of the same device type; the others (timings,
         memory, energy) only on the same hardware."""
-        where = self.device.split(":")[0] if evaluator.deterministic else self.hardware
+        where = ({"hardware": self.device.split(":")[0], "runtime": self.runtimes.wanted} if evaluator.deterministic
+                 else {"hardware": self.hardware, **self.runtimes.key()})  # a runtime may score accuracy too
         return self.cache.key(**identity, evaluator=evaluator.name, evaluator_version=evaluator.version,
-                              fidelity=fidelity, config=evaluator.config(), hardware=where, version=CACHE_VERSION)
+                              fidelity=fidelity, config=evaluator.config(), **where, version=CACHE_VERSION)
 
     def measure(self, strategy: Strategy | None, *, evaluators: list[Any] | None = None,
                 fidelity: dict[str, str] | None = None) -> tuple[dict[str, Measurement], bool, list[dict[str, Any]]]:
@@ -271,15 +274,18 @@ class Session:
         else:
             model = self.apply(strategy)
             self.cache.put(steps_key, self.ctx.records.steps)
-        for ev, key in missing:
-            self.progress.phase(f"evaluating {ev.name}")
-            measured = ev.evaluate(model, self.ctx, fidelity[ev.name])
-            broken = [f"{k} = {v.value}" for k, v in measured.items() if not all_finite(v)]
-            if broken:  # never cached, never scored: the episode fails with the reason
-                what = "the uncompressed model" if strategy is None else "the candidate"
-                raise NonFiniteOutputError(f"non-finite model output: {what} gives {', '.join(broken)}")
-            self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
-            results.update(measured)
+        try:
+            for ev, key in missing:
+                self.progress.phase(f"evaluating {ev.name}")
+                measured = self.ctx.note_scoring(ev.evaluate(model, self.ctx, fidelity[ev.name]))
+                broken = [f"{k} = {v.value}" for k, v in measured.items() if not all_finite(v)]
+                if broken:  # never cached, never scored: the episode fails with the reason
+                    what = "the uncompressed model" if strategy is None else "the candidate"
+                    raise NonFiniteOutputError(f"non-finite model output: {what} gives {', '.join(broken)}")
+                self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
+                results.update(measured)
+        finally:
+            self.ctx.close_deployment()
         return results, False, list(self.ctx.records.steps)
 
     def release(self) -> None:

@@ -24,7 +24,8 @@ from acf.cli import main
 from acf.context import Context
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
-from acf.plugins.manager import register_plugin, unregister_plugin
+from acf.plugins.manager import register_plugin, registry, unregister_plugin
+from acf.plugins.runtime import Runtimes
 
 TOKENIZER_CORPUS = [
     "Question: Janet has 3 apples and buys 5 more. How many apples does she have?",
@@ -79,17 +80,23 @@ def write_gsm8k(path: str | Path, n: int = 24) -> Path:
     return path
 
 
-def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None):
+def deploy_on(runtime: str = "auto"):
+    """A `Context.deploy` that measures cost as a run with `--runtime runtime` on the CPU would."""
+    return Runtimes(registry().all("runtime"), runtime, "cpu").deploy
+
+
+def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None, runtime: str = "auto"):
     """A `Context` for calling a method or evaluator directly on the model in `folder`, as a run would.
 
     `task` (an evaluator instance, e.g. `GSM8K(data_path=...)`) supplies calibration text; `teacher` the
-    uncompressed model for distillation. The tokenizer is loaded once.
+    uncompressed model for distillation; cost is measured on `runtime` (`deploy_on`). The tokenizer is
+    loaded once.
     """
     folder = Path(folder)
     spec = infer_spec(json.loads((folder / "config.json").read_text()), source=folder.name, path=str(folder))
     tokenizer = load_tokenizer(folder)
     ctx = Context(spec=spec, load_tokenizer=lambda: tokenizer,
-                  load_teacher=(lambda: teacher) if teacher is not None else None)
+                  load_teacher=(lambda: teacher) if teacher is not None else None, deploy=deploy_on(runtime))
     if task is not None:
         ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
     return ctx

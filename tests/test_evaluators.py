@@ -3,6 +3,7 @@ import math
 import pytest
 
 from acf.context import Context
+from acf.testing import deploy_on
 from acf.errors import DatasetNotFoundError
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
@@ -19,7 +20,7 @@ def tiny(acf_tiny_model):
 
     spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny")
     tok = load_tokenizer(acf_tiny_model)
-    return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok)
+    return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok, deploy=deploy_on())
 
 
 @pytest.mark.parametrize("text,answer,expected", [
@@ -39,7 +40,7 @@ def test_clean_solution_strips_calculator_annotations():
 
 def test_packaged_gsm8k_is_the_whole_test_split_and_calibration_comes_from_elsewhere(tiny, monkeypatch):
     _, ctx = tiny
-    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer, deploy=deploy_on())
     ev = GSM8K()
     ev.prepare(ctx)
     scored, where = ev._records(ctx)
@@ -58,7 +59,7 @@ def test_gsm8k_loglik_matches_a_direct_computation(tiny, gsm8k_file):
     import torch
 
     model, ctx = tiny
-    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer, deploy=deploy_on())
     ev = GSM8K(data_path=str(gsm8k_file), limit=5)
     m = ev.evaluate(model, ctx, "loglik")["gsm8k_loglik"]
     assert m.n == 5 and m.low < m.value < m.high
@@ -85,7 +86,7 @@ def test_batching_and_padding_do_not_change_scores(tiny):
 
 def test_gsm8k_generation_fidelity_scores_exact_match(tiny, gsm8k_file):
     model, ctx = tiny
-    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer, deploy=deploy_on())
     out = GSM8K(data_path=str(gsm8k_file), limit=3, max_new_tokens=4).evaluate(model, ctx, "generate")
     for name in ("gsm8k_accuracy", "gsm8k_accuracy_flexible"):
         m = out[name]
@@ -103,7 +104,7 @@ def test_wrong_schema_is_a_clear_error(tmp_path, tiny):
 
 def test_perplexity_on_a_text_file(tiny, tmp_path):
     model, ctx = tiny
-    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer)
+    ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer, deploy=deploy_on())
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("The quick brown fox jumps over the lazy dog.\n\nCompression keeps a model small.\n\nQuestion: 3 + 5?")
     out = Perplexity(data_path=str(corpus), variant="acf").evaluate(model, ctx, "full")

@@ -6,6 +6,7 @@ import math
 import pytest
 
 from acf.context import Context
+from acf.testing import deploy_on
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
 from acf_plugins_builtin.evaluators import humaneval as he
@@ -24,7 +25,7 @@ from acf.measurement import Measurement
 def tiny(acf_tiny_model):
     spec = infer_spec(json.loads((acf_tiny_model / "config.json").read_text()), source="tiny")
     tok = load_tokenizer(acf_tiny_model)
-    return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok)
+    return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok, deploy=deploy_on())
 
 
 CSQA = [

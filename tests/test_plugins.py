@@ -48,6 +48,20 @@ def test_hook_register_trackers(my_plugin, acf_tiny_model, gsm8k_file, tmp_path)
                                       ("finish", result.frontier.hypervolume)]
 
 
+def test_hook_register_runtimes(my_plugin, acf_tiny_model, gsm8k_file, tmp_path):
+    import acf
+
+    assert registry().get("runtime", "counting") is my_plugin.Counting
+    my_plugin.Counting.deployed.clear()
+    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=1, methods=["rtn"],
+                          evaluators=["size", "latency"], runtime="counting",
+                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+                                             "latency": {"repeats": 1, "new_tokens": 1}})
+    assert my_plugin.Counting.deployed == ["dense-float32", "pack-quantized-w" + str(
+        result.candidates[0].strategy.steps[0].params["bits"])]  # the baseline, then the candidate
+    assert result.candidates[0].measurements["latency_ms"].runtime == "counting"
+
+
 def test_hook_register_evaluators(my_plugin):
     assert registry().get("evaluator", "slow") is my_plugin.Slow
     assert registry().get("evaluator", "weight_count").is_task

@@ -9,7 +9,8 @@ from typing import Any, Optional
 import typer
 
 from acf.cli.frontier import print_frontier
-from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options, parse_weights
+from acf.cli.options import (DEVICE, DTYPE, EVAL_OPTION, QUIET, RUNTIME, TRUST_REMOTE_CODE, parse_eval_options,
+                             parse_weights)
 from acf.rundir.options import OPTIONS
 
 
@@ -50,6 +51,7 @@ def compress(
     track_uri: Optional[str] = _opt("track_uri", "--track-uri"),
     device: str = DEVICE,
     dtype: str = DTYPE,
+    runtime: str = RUNTIME,
     trust_remote_code: bool = TRUST_REMOTE_CODE,
     quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
@@ -74,7 +76,8 @@ def compress(
         constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
         max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options,
         episode_budget_s=episode_budget, episode_timeout_s=timeout, promote=promote, track=track,
-        track_uri=track_uri, device=device, dtype=dtype, trust_remote_code=trust_remote_code, progress=not quiet,
+        track_uri=track_uri, device=device, dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
+        progress=not quiet,
     )
     _report(result, json_out)
 

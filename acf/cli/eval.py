@@ -12,7 +12,7 @@ from rich.table import Table
 
 from acf.errors import AcfError
 from acf.plugins.manager import registry
-from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, TRUST_REMOTE_CODE, parse_eval_options
+from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, RUNTIME, TRUST_REMOTE_CODE, parse_eval_options
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +28,7 @@ def eval_command(
     eval_option: list[str] = EVAL_OPTION,
     device: str = DEVICE,
     dtype: str = DTYPE,
+    runtime: str = RUNTIME,
     trust_remote_code: bool = TRUST_REMOTE_CODE,
     quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
@@ -48,7 +49,7 @@ def eval_command(
         for name in task_names:
             options.setdefault(name, {})["limit"] = limit
     what, measurements = evaluate(target, names, fidelity=fidelity, evaluator_options=options, device=device,
-                                  dtype=dtype, trust_remote_code=trust_remote_code, progress=not quiet)
+                                  dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code, progress=not quiet)
     if json_out:
         typer.echo(json.dumps({"target": what, "measurements": {k: v.model_dump() for k, v in measurements.items()}},
                               indent=2))
@@ -57,8 +58,7 @@ def eval_command(
     for column in ("metric", "value", "95% interval", "n", "fidelity"):
         table.add_column(column, justify="left" if column in ("metric", "fidelity") else "right")
     for name, m in measurements.items():
-        flag = " (estimated)" if m.estimated else ""
-        table.add_row(name, f"{m.value:.4g}{flag}", f"[{m.low:.4g}, {m.high:.4g}]", str(m.n), m.fidelity)
+        table.add_row(name, f"{m.value:.4g}{m.caveats()}", f"[{m.low:.4g}, {m.high:.4g}]", str(m.n), m.fidelity)
     console = Console()
     console.print(table)
     for line in dict.fromkeys(x for m in measurements.values() for x in ([m.items] if m.items else []) + m.notes):

@@ -50,7 +50,7 @@ def on_objectives(result, run_dir: Path, names: list[str]):
 
 
 def _fmt(m) -> str:
-    flag = " (estimated)" if m.estimated else ""
+    flag = m.caveats()
     if m.high > m.low:
         return f"{m.value:.4g} [{m.low:.4g}, {m.high:.4g}]{flag}"
     return f"{m.value:.4g}{flag}"
@@ -85,3 +85,17 @@ def print_frontier(result) -> None:
         console.print(f"★ recommended: {frontier.recommended} — {frontier.recommended_reason}")
     else:
         console.print(f"no recommendation: {frontier.recommended_reason}")
+    note = simulated_note(getattr(result, "candidates", None) or frontier.candidates)
+    if note:
+        console.print(note, markup=False)
+
+
+def simulated_note(candidates) -> str | None:
+    """One line saying how many candidates' cost is simulated, and for which formats."""
+    hit = [c for c in candidates if any(m.simulated for m in c.measurements.values())]
+    if not hit:
+        return None
+    formats = sorted({m.format for c in hit for m in c.measurements.values() if m.simulated and m.format})
+    runtimes = sorted({m.runtime for c in hit for m in c.measurements.values() if m.simulated and m.runtime})
+    return (f"simulated: the cost of {len(hit)} candidate(s) was measured on {', '.join(runtimes) or 'a runtime'}, "
+            f"which does not run {', '.join(formats)} natively (not the deployed model's cost; see --runtime)")

@@ -13,6 +13,7 @@ from acf.rundir.options import OPTIONS
 EVAL_OPTION = typer.Option([], "--eval-option", help="EVALUATOR.OPTION=VALUE (repeat)")
 DEVICE = typer.Option(OPTIONS["device"].default, help=OPTIONS["device"].help)
 DTYPE = typer.Option(OPTIONS["dtype"].default, help=OPTIONS["dtype"].help)
+RUNTIME = typer.Option(OPTIONS["runtime"].default, "--runtime", help=OPTIONS["runtime"].help)
 TRUST_REMOTE_CODE = typer.Option(False, "--trust-remote-code", help=OPTIONS["trust_remote_code"].help)
 QUIET = typer.Option(False, "--quiet", "-q", help="no progress output")
 

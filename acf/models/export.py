@@ -91,7 +91,7 @@ def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3
 
 def model_card(config: RunConfig, candidate: EpisodeResult, base: str) -> str:
     rows = "\n".join(
-        f"| {name} | {m.value:.6g}{' (estimated)' if m.estimated else ''} | [{m.low:.6g}, {m.high:.6g}] | {m.n} |"
+        f"| {name} | {m.value:.6g}{m.caveats()} | [{m.low:.6g}, {m.high:.6g}] | {m.n} |"
         for name, m in sorted(candidate.measurements.items())
     )
     steps = "\n".join(f"{i}. `{s.method}` {json.dumps(s.params)}" for i, s in enumerate(candidate.strategy.steps, 1))

@@ -1,7 +1,7 @@
 """Every hook acf calls. Implement them in a plugin with `from acf import hookimpl`.
 
 Each `register_*` hook is called once when acf builds its registry (lazily, the first time a method,
-evaluator, searcher, preset or alias is looked up). `register` takes the thing to add; registering a name
+evaluator, searcher, preset, alias, tracker or runtime is looked up). `register` takes the thing to add; registering a name
 another plugin already registered for the same kind raises `PluginCollisionError` naming both plugins.
 """
 
@@ -65,6 +65,15 @@ def register_trackers(register: Callable[[type], None]) -> None:
     :param register: call it with each `acf.Tracker` subclass; `--track NAME` turns one on for a run. A
         tracker hears the run start, every finished episode and the end of the run; its errors are warnings,
         never a failed run.
+    """
+
+
+@hookspec
+def register_runtimes(register: Callable[[type], None]) -> None:
+    """Add runtimes: where candidates' cost (latency, throughput, memory, energy) is measured.
+
+    :param register: call it with each `acf.Runtime` subclass; `--runtime NAME` measures every candidate on
+        it, `--runtime auto` picks per candidate one that runs its format natively.
     """
 
 

@@ -19,6 +19,7 @@ BUILTIN_PLUGINS = (
     "acf_plugins_builtin.searchers",
     "acf_plugins_builtin.rewards",
     "acf_plugins_builtin.trackers",
+    "acf_plugins_builtin.runtimes",
 )
 pm = pluggy.PluginManager("acf")
 pm.add_hookspecs(hookspecs)

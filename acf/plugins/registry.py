@@ -1,4 +1,4 @@
-"""The registry: every method, evaluator, searcher, preset, alias and tracker the plugins registered, by kind."""
+"""The registry: every method, evaluator, searcher, preset, alias, tracker and runtime the plugins registered, by kind."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ KINDS = {
     "reward_preset": "register_reward_presets",
     "model_alias": "register_model_aliases",
     "tracker": "register_trackers",
+    "runtime": "register_runtimes",
 }
 PLURAL = {"method": "methods", "evaluator": "evaluators", "searcher": "searchers",
           "reward_preset": "reward_presets", "model_alias": "model_aliases",
-          "tracker": "trackers"}
+          "tracker": "trackers", "runtime": "runtimes"}
 
 
 @dataclass

@@ -121,7 +121,7 @@ class BBH(Evaluator):
                 records = records[: self.options["subset"]]
             prompts = [prompt(description, shots, r["input"]) for r in records]
             with ctx.progress.task(f"bbh {task}", total=len(prompts)) as bar:
-                outputs = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
+                outputs = greedy_generate(ctx.scoring_model(model), ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
                                           stop=UNTIL, progress=bar)
             hits = sum(exact_match(extract(cut_at_stops(out, UNTIL)), r["target"]) for out, r in zip(outputs, records))
             per_task[task] = proportion(hits, len(records), fidelity=fidelity)

@@ -72,6 +72,6 @@ class MultipleChoiceTask(Evaluator):
         items = self.items_for(ctx, fidelity)
         records, where = self._records(ctx)
         with ctx.progress.task(f"{self.name} ({fidelity})", total=len(items)) as bar:
-            logprobs = choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items], progress=bar)
+            logprobs = choice_logprobs(ctx.scoring_model(model), ctx.tokenizer, [(c, ch) for c, ch, _ in items], progress=bar)
         scored = f"items [0:{len(items)}] of {len(records)} ({where})"
         return {k: m.model_copy(update={"items": scored}) for k, m in self.score(items, logprobs, fidelity).items()}

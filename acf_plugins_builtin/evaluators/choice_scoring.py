@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any, Sequence
 
+from . import runtime_scoring
+from .runtime_scoring import is_runtime
 from .scoring import model_device, shared_prefix, tokens_per_batch
 
 
@@ -31,6 +33,8 @@ def choice_logprobs(model: Any, tokenizer: Any, items: Sequence[tuple[str, Seque
     context behind a block attention mask where the model family takes one (`PACKABLE`), else scored with the
     context's key/value cache repeated per choice. Questions are batched by length with left padding.
     """
+    if is_runtime(model):
+        return runtime_scoring.choice_logprobs(model, tokenizer, items, progress)
     device = model_device(model)
     budget = batch_tokens or tokens_per_batch(model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0

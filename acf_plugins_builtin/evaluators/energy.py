@@ -14,7 +14,6 @@ import re
 
 from acf import Evaluator, Measurement, Metric
 
-from .throughput import decode_run
 
 # Used only when no counter is readable: the power one busy CPU core draws under a dense matmul load, a
 # round figure for current server parts (package TDP ÷ cores ≈ 5–15 W); documented in the README.
@@ -96,19 +95,18 @@ class Energy(Evaluator):
     def evaluate(self, model, ctx, fidelity: str) -> dict[str, Measurement]:
         import torch
 
-        from .scoring import model_device
-
-        device = model_device(model)
-        counter = EnergyCounter(device)
+        deployed = ctx.deployment(model)
+        counter = EnergyCounter(deployed.device)
         o = self.options
-        decode_run(model, 1, o["prompt_len"], 2, ctx.seed)  # warm-up
+        deployed.generate_seconds(1, o["prompt_len"], 2, ctx.seed)  # warm-up
         per_token = []
         for i in range(o["repeats"]):
             before = counter.read()
-            seconds = decode_run(model, 1, o["prompt_len"], o["new_tokens"], ctx.seed + i)
+            seconds = deployed.generate_seconds(1, o["prompt_len"], o["new_tokens"], ctx.seed + i)
             after = counter.read()
             joules = (after - before) if before is not None else seconds * WATTS_PER_CPU_CORE * torch.get_num_threads()
             per_token.append(joules / o["new_tokens"])
         value = sorted(per_token)[len(per_token) // 2]
         return {"energy_j_per_token": Measurement(value=value, low=min(per_token), high=max(per_token), n=len(per_token),
-                                                  unit="J/token", fidelity=fidelity, estimated=counter.source == "estimate")}
+                                                  unit="J/token", fidelity=fidelity, estimated=counter.source == "estimate",
+                                                  **deployed.provenance())}

@@ -40,6 +40,11 @@ def greedy_generate(model: Any, tokenizer: Any, prompts: Sequence[str], *, max_n
     padding and positions continue from the prefix)."""
     import torch
 
+    from . import runtime_scoring
+
+    if runtime_scoring.is_runtime(model):
+        return runtime_scoring.greedy_generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, stop=stop,
+                                               progress=progress, temperature=temperature)
     device = model_device(model)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     encoded = [tokenizer(p)["input_ids"] for p in prompts]

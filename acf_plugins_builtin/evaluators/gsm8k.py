@@ -152,7 +152,7 @@ class GSM8K(Evaluator):
 
         pairs = [(prompt(r["question"]), " " + clean_solution(r["answer"])) for r in items]
         with ctx.progress.task("gsm8k log-likelihood", total=len(pairs)) as bar:
-            logprobs = continuation_logprobs(model, ctx.tokenizer, pairs, progress=bar)
+            logprobs = continuation_logprobs(ctx.scoring_model(model), ctx.tokenizer, pairs, progress=bar)
         return {"gsm8k_loglik": mean([lp / n for lp, n in logprobs], unit="nats/token", fidelity="loglik")}
 
     def _generate(self, model, ctx, items) -> dict[str, Measurement]:
@@ -160,7 +160,7 @@ class GSM8K(Evaluator):
 
         prompts = [cot_prompt(r["question"]) for r in items]
         with ctx.progress.task("gsm8k_cot generation", total=len(prompts)) as bar:
-            outputs = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
+            outputs = greedy_generate(ctx.scoring_model(model), ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
                                       stop=UNTIL, progress=bar)
         hits = [scores(cut_at_stops(out, UNTIL), r["answer"]) for out, r in zip(outputs, items)]
         return {"gsm8k_accuracy": proportion(sum(s for s, _ in hits), len(items), fidelity="generate"),

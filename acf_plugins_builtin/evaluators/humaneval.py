@@ -133,7 +133,7 @@ class HumanEval(Evaluator):
 
         pairs = [(p["prompt"], p["canonical_solution"]) for p in problems]
         with ctx.progress.task("humaneval log-likelihood", total=len(pairs)) as bar:
-            scores = continuation_logprobs(model, ctx.tokenizer, pairs, progress=bar)
+            scores = continuation_logprobs(ctx.scoring_model(model), ctx.tokenizer, pairs, progress=bar)
         return mean([lp / n for lp, n in scores], unit="nats/token", fidelity="loglik")
 
     def _generate(self, model, ctx, problems) -> Measurement:
@@ -146,7 +146,7 @@ class HumanEval(Evaluator):
         torch.manual_seed(ctx.seed)
         prompts = [p["prompt"] for p in problems for _ in range(samples)]
         with ctx.progress.task("humaneval generation", total=len(prompts)) as bar:
-            completions = greedy_generate(model, ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
+            completions = greedy_generate(ctx.scoring_model(model), ctx.tokenizer, prompts, max_new_tokens=self.options["max_new_tokens"],
                                           stop=STOP, progress=bar, temperature=temperature)
         owners = [p for p in problems for _ in range(samples)]
         with ctx.progress.task("humaneval tests (sandboxed)", total=None):

@@ -127,7 +127,7 @@ class Perplexity(Evaluator):
         mirror = self.variant == "lm-eval"
         window = max_length(model, ctx.tokenizer) if mirror else self.options["window"]
         with ctx.progress.task("perplexity", total=None) as bar:
-            per_doc = rolling_nll(model, ctx.tokenizer, [d["text"] for d in scored], window=window, progress=bar,
+            per_doc = rolling_nll(ctx.scoring_model(model), ctx.tokenizer, [d["text"] for d in scored], window=window, progress=bar,
                                   special_tokens=mirror)
         words = [len(re.split(r"\s+", d["page"])) if mirror else len(d["page"].split()) for d in scored]
         samples = [(nll, n, w, len(d["page"].encode("utf-8")))

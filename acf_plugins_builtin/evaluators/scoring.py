@@ -48,6 +48,10 @@ def continuation_logprobs(
     """
     import torch
 
+    from . import runtime_scoring
+
+    if runtime_scoring.is_runtime(model):
+        return runtime_scoring.continuation_logprobs(model, tokenizer, pairs, max_length, progress)
     encoded = []
     for context, continuation in pairs:
         ctx_ids = tokenizer(context, add_special_tokens=True)["input_ids"]
@@ -121,7 +125,12 @@ def rolling_nll(model: Any, tokenizer: Any, texts: Sequence[str], *, window: int
             if n > 0 and len(chunk) >= 2:
                 pairs.append((chunk, n))
                 owners.append(d)
-    scores = _score_token_windows(model, tokenizer, pairs, progress)
+    from . import runtime_scoring
+
+    if runtime_scoring.is_runtime(model):
+        scores = runtime_scoring.window_logprobs(model, pairs, progress)
+    else:
+        scores = _score_token_windows(model, tokenizer, pairs, progress)
     totals = [(0.0, 0)] * len(texts)
     for d, (lp, n) in zip(owners, scores):
         nll, count = totals[d]

@@ -2,33 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from acf import Evaluator, Measurement, Metric
 from acf.toolkit import median
-
-from .latency import _sync
-from .scoring import model_device
-
-
-def decode_run(model, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
-    """Seconds to prefill `batch` random prompts and decode `new_tokens` greedily with the KV cache."""
-    import torch
-
-    device = model_device(model)
-    vocab = model.get_input_embeddings().weight.shape[0]
-    gen = torch.Generator().manual_seed(seed)
-    prompt = torch.randint(0, vocab, (batch, prompt_len), generator=gen).to(device)
-    with torch.inference_mode():
-        _sync(device)
-        started = time.perf_counter()
-        out = model(input_ids=prompt, use_cache=True)
-        past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-        for _ in range(new_tokens - 1):
-            out = model(input_ids=token, past_key_values=past, use_cache=True)
-            past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-        _sync(device)
-        return time.perf_counter() - started
 
 
 class Throughput(Evaluator):
@@ -45,12 +20,14 @@ class Throughput(Evaluator):
         o = self.options
         sizes = [int(b) for b in str(o["batch_sizes"]).split(",") if b.strip()]
         out: dict[str, Measurement] = {}
+        deployed = ctx.deployment(model)
         for batch in sizes:
             rates = []
             for i in range(o["warmup"] + o["repeats"]):
-                seconds = decode_run(model, batch, o["prompt_len"], o["new_tokens"], ctx.seed + i)
+                seconds = deployed.generate_seconds(batch, o["prompt_len"], o["new_tokens"], ctx.seed + i)
                 if i >= o["warmup"]:
                     rates.append(batch * o["new_tokens"] / seconds)
-            out[f"throughput_tps_b{batch}"] = median(rates, unit="tokens/s", fidelity=fidelity)
+            out[f"throughput_tps_b{batch}"] = median(rates, unit="tokens/s", fidelity=fidelity,
+                                                     **deployed.provenance())
         out["throughput_tps"] = out[f"throughput_tps_b{max(sizes)}"]
         return out

@@ -9,6 +9,7 @@ def register_methods(register):
     from .awq import AWQ
     from .bnb import FourBit, Int8
     from .distill import Distill, ProgressiveDistill
+    from .gguf import GGUFQuant
     from .gptq import GPTQ
     from .layer_drop import LayerDrop
     from .lora import LoRA, QLoRA
@@ -18,5 +19,5 @@ def register_methods(register):
     from .structured import StructuredPruning
 
     for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit,
-                   AutoRoundMethod, StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA):
+                   AutoRoundMethod, StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA, GGUFQuant):
         register(method)

@@ -16,8 +16,10 @@ CPU_SECONDS_PER_PARAM_TOKEN = 4.9e-11
 
 
 def require_llmcompressor(purpose: str) -> None:
+    """Raise a clear error when llm-compressor is missing; else import it quietly (before any of its modules)."""
     if importlib.util.find_spec("llmcompressor") is None:
         raise MissingBackendError("llmcompressor", "llmcompressor", purpose)
+    quiet_llmcompressor()
 
 
 def llmcompressor_missing() -> str | None:
@@ -36,7 +38,10 @@ def quiet_llmcompressor() -> None:
 
     from loguru import logger
 
-    importlib.import_module("llmcompressor")  # importing it configures loguru; disable afterwards
+    # importing it configures loguru with a stdout sink, and logs while importing (no accelerator): unless the
+    # user asked for its logs, it is imported with its logging disabled
+    os.environ.setdefault("LLM_COMPRESSOR_LOG_DISABLED", "true")
+    importlib.import_module("llmcompressor")
 
     try:
         logger.level("METRIC")

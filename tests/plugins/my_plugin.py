@@ -5,7 +5,7 @@ import os
 import signal
 import time
 
-from acf import (Evaluator, Float, Measurement, Method, Metric, ModelAlias, Resources, RewardPreset, Searcher, Space, Stage,
+from acf import (Evaluator, Float, Measurement, Method, Metric, ModelAlias, Resources, RewardPreset, Runtime, Searcher, Space, Stage,
                  Tracker, hookimpl)
 from acf_plugins_builtin.searchers.grid import GridSearcher
 
@@ -187,6 +187,26 @@ def register_model_aliases(register):
 @hookimpl
 def register_trackers(register):
     register(Notes)
+
+
+class Counting(Runtime):
+    """Times candidates in process, counting what it deployed; runs no format natively (so `auto` never picks it)."""
+
+    name = "counting"
+    deployed: list = []
+
+    def deploy(self, model, ctx, fmt):
+        from acf_plugins_builtin.runtimes.hf import HFDeployment
+
+        Counting.deployed.append(fmt)
+        deployment = HFDeployment(model, fmt, simulated=True)
+        deployment.runtime = self.name
+        return deployment
+
+
+@hookimpl
+def register_runtimes(register):
+    register(Counting)
 
 
 @hookimpl

@@ -1,0 +1,36 @@
+"""A candidate's deployed format, named from what its steps recorded and what its weights hold.
+
+Names: `dense-float32` / `dense-bfloat16` / `dense-float16` (plain weights), a recorded tensor layout with its
+bit widths (`bitsandbytes-int8`, `bitsandbytes-nf4`, `pack-quantized-w4`, …), `gguf-Q4_K_M` for a GGUF file,
+and `+sparse-bitmask` when masked weights would be stored sparse. Runtimes say which of these they run natively.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acf.tensor_format import TensorFormat
+
+
+def candidate_format(model: Any, tensor_formats: dict[str, TensorFormat]) -> str:
+    layouts = set()
+    for fmt in tensor_formats.values():
+        bits = f"{fmt.bits:g}"
+        layouts.add(fmt.format if fmt.format.startswith(("bitsandbytes", "gguf")) else f"{fmt.format}-w{bits}")
+    if not layouts:
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        layouts.add(f"dense-{dtype}")
+    name = "+".join(sorted(layouts))
+    return f"{name}+sparse-bitmask" if _masked(model, tensor_formats) else name
+
+
+def _masked(model: Any, tensor_formats: dict[str, TensorFormat]) -> bool:
+    """Whether some unquantized matrix is sparse enough that a bitmask layout stores it smaller (the size
+    evaluator's rule): its cost as a dense model is then not the deployed one."""
+    for name, param in model.named_parameters():
+        if param.dim() < 2 or name in tensor_formats or not param.is_floating_point():
+            continue
+        zeros = param.numel() - int((param != 0).sum())
+        if zeros * param.element_size() * 8 > param.numel():  # bits saved by dropping zeros > the bitmask's bits
+            return True
+    return False

@@ -1,0 +1,131 @@
+"""The base class of runtimes: where a candidate's cost (latency, throughput, memory, energy) is measured.
+
+A runtime says which formats it runs natively (`native_formats`) and deploys a candidate (`deploy`) as a
+`Deployment` that the cost evaluators time. A candidate whose format the chosen runtime does not run natively
+(weights quantized in simulation, masked sparsity) is still measured, as the runtime runs it, and every number is
+marked `simulated`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from acf.errors import AcfError, UnknownPluginError
+from acf.models.formats import candidate_format
+
+
+class Deployment:
+    """One candidate deployed on a runtime. Timings are of this runtime; `simulated` is true when the candidate's
+    format is not what the runtime runs (so its cost is not the deployed model's)."""
+
+    runtime: str = ""
+    format: str = ""
+    simulated: bool = False
+    # Where it runs (a torch device, e.g. `cpu` or `cuda:0`): the energy counter read around it.
+    device: Any = "cpu"
+    # True when task evaluators score the candidate through this runtime (`score_tokens`, `generate_tokens`), so
+    # that accuracy and cost are of one artifact; false when they run on the in-process model.
+    scores_tokens: bool = False
+
+    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
+        """Seconds of one batch-1 prefill of `prompt_len` tokens, and decode tokens/s over `new_tokens` more."""
+        raise NotImplementedError
+
+    def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
+        """Seconds to prefill `batch` prompts and decode `new_tokens` tokens each, greedily."""
+        raise NotImplementedError
+
+    def peak_memory_bytes(self, prompt_len: int) -> int:
+        """Peak memory of holding the model and running one prefill of `prompt_len` tokens."""
+        raise NotImplementedError
+
+    def score_tokens(self, tokens: list[int]) -> list[float]:
+        """Log-probability of each token after the first, given the ones before it."""
+        raise NotImplementedError
+
+    def generate_tokens(self, tokens: list[int], max_new_tokens: int, stop: list[str]) -> list[int]:
+        """Greedy continuation of `tokens`, ending at the end-of-sequence token or once the text holds a stop
+        string (the stop string's tokens may be included: callers cut the text)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Free what the deployment holds (a server process, a loaded file)."""
+
+    def provenance(self) -> dict[str, Any]:
+        """The fields every cost `Measurement` of this deployment carries."""
+        return {"runtime": self.runtime, "format": self.format, "simulated": self.simulated}
+
+
+class Runtime:
+    """Deploys candidates for cost measurement::
+
+        from acf import Runtime, hookimpl
+
+        class MyServer(Runtime):
+            name = "my-server"
+            native_formats = ("dense-float16",)
+            def deploy(self, model, ctx, fmt): ...
+
+        @hookimpl
+        def register_runtimes(register):
+            register(MyServer)
+
+    `--runtime NAME` measures every candidate on it; `--runtime auto` (the default) picks, per candidate, the
+    first available runtime (in `priority` order, highest first) that runs its format natively, else `hf`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    native_formats: ClassVar[tuple[str, ...]] = ()
+    # The pip extra that installs this runtime's libraries, named in the error when they are missing.
+    extra: ClassVar[str | None] = None
+    # Devices ("cpu", "cuda") it runs on.
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
+    priority: ClassVar[int] = 0
+
+    def unavailable(self, device: str) -> str | None:
+        """Why this runtime cannot run here (missing library, wrong device), or None."""
+        kind = device.split(":")[0]
+        if kind not in self.devices:
+            return f"runtime {self.name} runs on {', '.join(self.devices)}, not {kind}"
+        return None
+
+    def runs_natively(self, fmt: str) -> bool:
+        return fmt in self.native_formats
+
+    def deploy(self, model: Any, ctx: Any, fmt: str) -> Deployment:
+        raise NotImplementedError
+
+
+class Runtimes:
+    """The runtimes that can measure cost on `device`, and the one that measures each candidate: `wanted` by
+    name, or with `auto` the available runtime of highest priority that runs the candidate's format natively,
+    else `hf` (which then marks its numbers simulated). Naming one that is unknown or cannot run here is an
+    error before any model work."""
+
+    def __init__(self, known: dict[str, type], wanted: str, device: str):
+        if wanted != "auto":
+            if wanted not in known:
+                raise UnknownPluginError("runtime", wanted, ["auto", *known])
+            why_not = known[wanted]().unavailable(device)
+            if why_not:
+                raise AcfError(f"runtime {wanted} cannot measure here: {why_not}")
+        self.wanted, self.device = wanted, device
+        self.available = {n: c for n, c in known.items() if n == "hf" or c().unavailable(device) is None}
+
+    def choose(self, fmt: str) -> Runtime:
+        if self.wanted != "auto":
+            return self.available[self.wanted]()
+        for cls in sorted(self.available.values(), key=lambda c: -c.priority):
+            if fmt in cls.native_formats:
+                return cls()
+        return self.available["hf"]()
+
+    def deploy(self, model: Any, ctx: Any) -> Deployment:
+        """The candidate deployed on the runtime that measures its cost (`Context.deploy`)."""
+        fmt = candidate_format(model, ctx.tensor_formats)
+        return self.choose(fmt).deploy(model, ctx, fmt)
+
+    def key(self) -> dict[str, Any]:
+        """What decides where a cost is measured, for the evaluation cache."""
+        return {"runtime": self.wanted, "runtimes": sorted(self.available)}

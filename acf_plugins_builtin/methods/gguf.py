@@ -1,0 +1,66 @@
+"""llama.cpp's own quantization (Q8_0 … Q2_K): the candidate is written as a GGUF file and quantized by llama.cpp
+(`llama_model_quantize`, in the runtime's process); the file is what the `llama.cpp` runtime deploys and times.
+
+The model handed on holds the file's weights, dequantized exactly (the `gguf` package's decoders), so every
+evaluator that runs in transformers sees the weights the file stores. No importance matrix is used (llama.cpp
+makes one with its `llama-imatrix` tool, which llama-cpp-python does not expose).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from acf import Choice, Method, Resources, Space, Stage, TensorFormat
+
+# Bits per weight of each type, scales included (llama.cpp's `llama-quantize` table, for the 7B reference: a
+# K-quant mix gives some tensors more bits). The pre-flight estimate; the size is read from the file.
+TYPE_BITS = {"Q8_0": 8.5, "Q6_K": 6.5625, "Q5_K_M": 5.69, "Q4_K_M": 4.89, "Q3_K_M": 3.91, "Q2_K": 3.35}
+
+
+def llama_cpp_missing() -> str | None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        return "llama-cpp-python is not installed: pip install 'acf[llamacpp]'"
+    return None
+
+
+class GGUFQuant(Method):
+    name = "gguf"
+    description = "llama.cpp's own quantization (GGUF Q8_0 … Q2_K), deployed on the llama.cpp runtime"
+    stage = Stage.QUANTIZE
+    exclusive_stage = True
+    backends = ("llama_cpp_python", "gguf")
+
+    def applies_to(self, spec) -> str | None:
+        from acf_plugins_builtin.runtimes.gguf_file import gguf_unsupported
+
+        return llama_cpp_missing() or gguf_unsupported({"model_type": spec.model_type})
+
+    def space(self, spec) -> Space:
+        return Space(params=[Choice(name="type", options=list(TYPE_BITS), default="Q4_K_M",
+                                    help="llama.cpp quantization type")])
+
+    def estimate(self, spec, params) -> Resources:
+        # the F32 file and the quantized one on disk; the model read back once
+        return Resources(peak_memory_bytes=spec.num_parameters * 4, disk_bytes=spec.num_parameters * 5,
+                         seconds=spec.num_parameters / 2e7)
+
+    def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
+        import tempfile
+
+        from acf_plugins_builtin.runtimes.gguf_file import read_gguf_weights, write_gguf
+        from acf_plugins_builtin.runtimes.llamacpp import quantize_gguf
+
+        gguf_type = params["type"]
+        folder = Path(tempfile.mkdtemp(prefix="acf-gguf-"))
+        full = write_gguf(model, Path(ctx.spec.path), folder / "model-F32.gguf")
+        target = quantize_gguf(full, folder / f"model-{gguf_type}.gguf", gguf_type)
+        full.unlink()
+        stored = read_gguf_weights(model, target)
+        ctx.records.objects["gguf_path"] = target
+        for name, bits in stored.items():  # every tensor as the file stores it (llama.cpp mixes types per tensor)
+            ctx.set_tensor_format(name, TensorFormat(bits=bits, group_size=None, scale_bits=0,
+                                                     format=f"gguf-{gguf_type}"))
+        ctx.record(gguf_type=gguf_type, file_mb=target.stat().st_size / 1e6)
+        return model

@@ -1,0 +1,150 @@
+"""The `hf` runtime: the candidate as transformers runs it, in this process.
+
+Native for dense weights (fp32, bf16, fp16) and bitsandbytes layers. Anything else — weights quantized in
+simulation (rtn, gptq, awq, autoround keep dequantized floats), masked sparsity — runs here as the dense
+model it is in memory, and its cost is marked `simulated`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from acf import Deployment, Runtime
+
+NATIVE = ("dense-float32", "dense-bfloat16", "dense-float16", "bitsandbytes-int8", "bitsandbytes-nf4",
+          "bitsandbytes-fp4")
+
+
+def model_device(model: Any):
+    return next(model.parameters()).device
+
+
+def sync(device) -> None:
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+class HFRuntime(Runtime):
+    name = "hf"
+    description = "transformers in this process (native: dense fp32/bf16/fp16 and bitsandbytes)"
+    native_formats = NATIVE
+
+    def deploy(self, model: Any, ctx: Any, fmt: str) -> "HFDeployment":
+        return HFDeployment(model, fmt, simulated=not self.runs_natively(fmt))
+
+
+class HFDeployment(Deployment):
+    runtime = "hf"
+
+    def __init__(self, model: Any, fmt: str, simulated: bool):
+        self.model, self.format, self.simulated = model, fmt, simulated
+        self.device = model_device(model)
+
+    def _prompt(self, batch: int, length: int, seed: int):
+        import torch
+
+        vocab = self.model.get_input_embeddings().weight.shape[0]
+        gen = torch.Generator().manual_seed(seed)
+        return torch.randint(0, vocab, (batch, length), generator=gen).to(self.device)
+
+    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
+        import torch
+
+        prompt = self._prompt(1, prompt_len, seed)
+        with torch.inference_mode():
+            sync(self.device)
+            t0 = time.perf_counter()
+            out = self.model(input_ids=prompt, use_cache=True)
+            sync(self.device)
+            t1 = time.perf_counter()
+            past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+            for _ in range(new_tokens):
+                out = self.model(input_ids=token, past_key_values=past, use_cache=True)
+                past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+            sync(self.device)
+            t2 = time.perf_counter()
+        return t1 - t0, new_tokens / (t2 - t1)
+
+    def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
+        import torch
+
+        prompt = self._prompt(batch, prompt_len, seed)
+        with torch.inference_mode():
+            sync(self.device)
+            started = time.perf_counter()
+            out = self.model(input_ids=prompt, use_cache=True)
+            past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+            for _ in range(new_tokens - 1):
+                out = self.model(input_ids=token, past_key_values=past, use_cache=True)
+                past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+            sync(self.device)
+            return time.perf_counter() - started
+
+    def peak_memory_bytes(self, prompt_len: int) -> int:
+        """The weights held plus the activation peak of one prefill. On CUDA the allocator's peak; on CPU the
+        process RSS sampled every millisecond during the forward pass, its rise above the start, after the
+        warm-up's freed memory is handed back to the OS (else glibc's heap reuses it and hides the peak)."""
+        import torch
+
+        from acf.toolkit import model_bytes
+
+        prompt = torch.zeros((1, prompt_len), dtype=torch.long, device=self.device)
+
+        def forward():
+            with torch.inference_mode():
+                self.model(input_ids=prompt, use_cache=True)
+
+        weights = model_bytes(self.model)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            base = torch.cuda.memory_allocated(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            forward()
+            torch.cuda.synchronize(self.device)
+            return weights + torch.cuda.max_memory_allocated(self.device) - base
+        forward()  # warm-up: first-call allocations are not the model's steady state
+        release_freed_memory()
+        return weights + cpu_peak_rise(forward)
+
+
+def cpu_peak_rise(fn) -> int:
+    """How far this process's RSS rises above where it starts while `fn` runs (sampled every millisecond)."""
+    import psutil
+
+    proc = psutil.Process()
+    start = proc.memory_info().rss
+    peak = [start]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            done.wait(0.001)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        fn()
+    finally:
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+    return max(0, peak[0] - start)
+
+
+def release_freed_memory() -> None:
+    """Return the heap memory freed so far to the OS, where the C library can (glibc); elsewhere a no-op."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass

@@ -1,0 +1,177 @@
+"""The `llama.cpp` runtime: GGUF files run by llama.cpp (through llama-cpp-python) in a process of their own —
+what CPU users deploy.
+
+Native for GGUF candidates (the `gguf` method's types). With `--runtime llama.cpp` a dense candidate is written as
+an F32 GGUF and measured natively; a candidate quantized in simulation is written with its dequantized weights and
+its cost is marked simulated. A runtime process that dies or does not answer within `timeout_s` fails that
+episode with the reason; the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from acf import AcfError, Deployment, Runtime
+
+# The GGUF types the `gguf` method makes (llama.cpp's names), and the full-precision ones.
+GGUF_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
+FULL = ("F32", "F16")
+TIMEOUT_S = 600.0
+# Context the runtime is loaded with for scoring (reloaded longer when a sequence needs it).
+SCORING_CTX = 2048
+INSTALL = "pip install 'acf[llamacpp]' (llama-cpp-python compiles llama.cpp: minutes)"
+
+
+def threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+class RuntimeProcess:
+    """The llama.cpp worker process (`llamacpp_worker`): one JSON request, one JSON reply."""
+
+    def __init__(self, timeout_s: float = TIMEOUT_S, command: list[str] | None = None):
+        self.timeout_s = timeout_s
+        self.stderr = tempfile.TemporaryFile()
+        command = command or [sys.executable, "-m", "acf_plugins_builtin.runtimes.llamacpp_worker"]
+        self.proc = subprocess.Popen(command,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def request(self, op: str, timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
+        limit = timeout_s or self.timeout_s
+        try:
+            self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise RuntimeError(self._died(op)) from None
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            if not sel.select(limit):
+                self.close()
+                raise RuntimeError(f"llama.cpp runtime did not answer {op!r} within {limit:.0f} s (killed)")
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(self._died(op))
+        reply = json.loads(line)
+        if not reply.pop("ok"):
+            raise RuntimeError(f"llama.cpp runtime failed in {op!r}: {reply['error']}")
+        return reply
+
+    def _died(self, op: str) -> str:
+        code = self.proc.wait(timeout=10)
+        self.stderr.seek(0)
+        tail = self.stderr.read().decode(errors="replace").strip().splitlines()[-3:]
+        return f"llama.cpp runtime process died during {op!r} (exit code {code}): {' | '.join(tail)}"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stderr.close()
+
+
+class LlamaCppRuntime(Runtime):
+    name = "llama.cpp"
+    description = "GGUF files on llama.cpp (llama-cpp-python), in a process of their own; CPU"
+    native_formats = tuple(f"gguf-{t}" for t in GGUF_TYPES + FULL)
+    extra = "llamacpp"
+    devices = ("cpu",)
+    priority = 10
+
+    def unavailable(self, device: str) -> str | None:
+        if find_spec("llama_cpp") is None:
+            return f"it needs the 'llama-cpp-python' package, which is not installed: {INSTALL}"
+        return super().unavailable(device)
+
+    def deploy(self, model: Any, ctx: Any, fmt: str) -> "LlamaCppDeployment":
+        path = ctx.records.objects.get("gguf_path")
+        if path is None:  # not made by the `gguf` method: write the weights as they are, at full precision
+            from .gguf_file import write_gguf
+
+            folder = Path(tempfile.mkdtemp(prefix="acf-gguf-"))
+            path = write_gguf(model, Path(ctx.spec.path), folder / "model-F32.gguf")
+            ctx.records.objects["gguf_tmp"] = folder
+        native = fmt.startswith("gguf-") or fmt.startswith("dense-")
+        return LlamaCppDeployment(Path(path), fmt, simulated=not native, owned=ctx.records.objects.pop("gguf_tmp", None))
+
+
+class LlamaCppDeployment(Deployment):
+    runtime = "llama.cpp"
+    scores_tokens = True
+
+    def __init__(self, path: Path, fmt: str, simulated: bool, owned: Path | None = None):
+        import torch
+
+        self.path, self.format, self.simulated, self.owned = path, fmt, simulated, owned
+        self.device = torch.device("cpu")
+        self.process: RuntimeProcess | None = None
+        self.n_ctx, self.scoring = 0, False
+
+    def _loaded(self, n_ctx: int, scoring: bool = False) -> RuntimeProcess:
+        """The worker with the file loaded for at least `n_ctx` tokens, keeping every position's logits when
+        `scoring` (reloaded when a longer context or the other mode is needed)."""
+        if self.process is None or n_ctx > self.n_ctx or scoring != self.scoring:
+            if self.process is not None:
+                self.process.close()
+            self.process, self.n_ctx, self.scoring = RuntimeProcess(), max(n_ctx, 512), scoring
+            self.process.request("load", path=str(self.path), n_ctx=self.n_ctx, threads=threads(), logits_all=scoring)
+        return self.process
+
+    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
+        reply = self._loaded(prompt_len + new_tokens + 1).request(
+            "prefill_decode", prompt_len=prompt_len, new_tokens=new_tokens, seed=seed)
+        return reply["prefill_s"], reply["decode_tps"]
+
+    def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
+        return self._loaded(prompt_len + new_tokens + 1).request(
+            "generate_seconds", batch=batch, prompt_len=prompt_len, new_tokens=new_tokens, seed=seed)["seconds"]
+
+    def score_tokens(self, tokens: list[int]) -> list[float]:
+        return self._loaded(max(len(tokens), SCORING_CTX), scoring=True).request("score", tokens=list(tokens))["logprobs"]
+
+    def generate_tokens(self, tokens: list[int], max_new_tokens: int, stop: list[str]) -> list[int]:
+        return self._loaded(max(len(tokens) + max_new_tokens, SCORING_CTX), scoring=True).request(
+            "generate", tokens=list(tokens), max_new_tokens=max_new_tokens, stop=stop)["tokens"]
+
+    def peak_memory_bytes(self, prompt_len: int) -> int:
+        """Peak resident memory of a fresh runtime process that loads the file and runs one prefill, above what
+        the process held before loading (the interpreter and the library)."""
+        fresh = RuntimeProcess()
+        try:
+            fresh.request("load", path=str(self.path), n_ctx=max(prompt_len + 1, 32), threads=threads())
+            fresh.request("prefill_decode", prompt_len=prompt_len, new_tokens=1, seed=0)
+            reply = fresh.request("peak")
+        finally:
+            fresh.close()
+        return reply["peak_bytes"] - reply["before_load_bytes"]
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.close()
+            self.process = None
+        if self.owned is not None:
+            import shutil
+
+            shutil.rmtree(self.owned, ignore_errors=True)
+
+
+def quantize_gguf(source: Path, target: Path, gguf_type: str) -> Path:
+    """llama.cpp's own quantizer, in the runtime process (a crash there is an error here, not a dead run)."""
+    process = RuntimeProcess()
+    try:
+        process.request("quantize", source=str(source), target=str(target), type=gguf_type, threads=threads())
+    except RuntimeError as exc:
+        raise AcfError(f"GGUF {gguf_type} quantization failed: {exc}") from None
+    finally:
+        process.close()
+    return target

@@ -1,0 +1,94 @@
+"""Deployment-true cost: each format of SmolLM2-135M measured on the runtime acf picks for it (`--runtime auto`),
+all in one run: prefill and decode tokens/s (batch 1), peak memory, size, runtime and whether it is simulated.
+
+Run: python benchmarks/runtimes.py [--model smollm2-135m] [--prompt-len 128] [--new-tokens 32] [--repeats 5]
+                                   [--only fp32,gguf-Q4_K_M] [--json PATH]
+
+Rows: fp32 and bf16 (hf, native), bitsandbytes int8 and nf4 (hf, native where bitsandbytes runs), GGUF Q8_0 /
+Q4_K_M / Q3_K_M (llama.cpp, native), GPTQ W4 g64 and RTN W4 g64 (no runtime here runs them: hf, simulated).
+`size_mb` is the size evaluator's count from the recorded formats; `file_mb` the GGUF file's bytes where there
+is one. The ratio column is decode tokens/s against fp32's, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROWS = {  # name → (dtype, strategy steps)
+    "fp32": ("float32", []),
+    "bf16": ("bfloat16", []),
+    "bnb-int8": ("float32", [("int8", {"threshold": 6.0})]),
+    "bnb-nf4": ("float32", [("nf4", {"quant_type": "nf4", "double_quant": True})]),
+    "gguf-Q8_0": ("float32", [("gguf", {"type": "Q8_0"})]),
+    "gguf-Q4_K_M": ("float32", [("gguf", {"type": "Q4_K_M"})]),
+    "gguf-Q3_K_M": ("float32", [("gguf", {"type": "Q3_K_M"})]),
+    "gptq-w4g64": ("float32", [("gptq", {"bits": 4, "group_size": 64, "symmetric": True, "dampening": 0.01,
+                                         "actorder": "static", "samples": 32, "seq_len": 256})]),
+    "rtn-w4g64": ("float32", [("rtn", {"bits": 4, "group_size": 64, "symmetric": True})]),
+}
+
+
+def measure(model: str, dtype: str, steps, args) -> dict:
+    from acf.search.strategy import Step, Strategy
+    from acf.session import Session
+
+    options = {"latency": {"prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "repeats": args.repeats},
+               "memory": {"prompt_len": args.prompt_len}}
+    session = Session(model, task="gsm8k", evaluators=["latency", "memory", "size"], evaluator_options=options,
+                      methods=sorted({m for m, _ in steps}) or ["rtn"], dtype=dtype, device="cpu", runtime="auto")
+    costs = [ev for ev in session.evaluators if ev.name != "gsm8k"]
+    strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps])) if steps else None
+    measured, _, records = session.measure(strategy, evaluators=costs)
+    latency = measured["latency_ms"]
+    file_mb = next((s["file_mb"] for s in records if "file_mb" in s), None)
+    return {"format": latency.format, "runtime": latency.runtime, "simulated": latency.simulated,
+            "prefill_tps": args.prompt_len / (latency.value / 1000), "decode_tps": measured["decode_tps"].value,
+            "peak_mb": measured["peak_memory_mb"].value, "size_mb": measured["size_mb"].value, "file_mb": file_mb}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--prompt-len", type=int, default=128)
+    parser.add_argument("--new-tokens", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated rows: " + ", ".join(ROWS))
+    parser.add_argument("--json", type=Path, help="write the rows as JSON here")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(ROWS)
+    if "fp32" not in names:
+        names.insert(0, "fp32")  # the baseline of the ratio column
+    rows = []
+    for name in names:
+        dtype, steps = ROWS[name]
+        print(f"{name} …", file=sys.stderr, flush=True)
+        try:
+            rows.append({"name": name, **measure(args.model, dtype, steps, args)})
+        except Exception as exc:  # a format this machine cannot make (a missing extra): shown, not hidden
+            rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
+    base = next(r for r in rows if r["name"] == "fp32")
+    print("| row | format | runtime | simulated | prefill tok/s | decode tok/s | decode vs fp32 | peak MB | "
+          "peak vs fp32 | size MB | file MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['name']} | - | - | - | - | - | - | - | - | - | {r['error']} |")
+            continue
+        file_mb = f"{r['file_mb']:.1f}" if r["file_mb"] else "-"
+        print(f"| {r['name']} | {r['format']} | {r['runtime']} | {'yes' if r['simulated'] else 'no'} | "
+              f"{r['prefill_tps']:.0f} | {r['decode_tps']:.1f} | {r['decode_tps'] / base['decode_tps']:.2f}× | "
+              f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%} | {r['size_mb']:.1f} | {file_mb} |")
+    import torch
+
+    print(f"\n{args.model}, batch 1, {args.prompt_len}-token prompt, {args.new_tokens} new tokens, median of "
+          f"{args.repeats}; torch threads {torch.get_num_threads()}")
+    if args.json:
+        args.json.write_text(json.dumps({"model": args.model, "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The llama.cpp runtime and the `gguf` method: a GGUF candidate's accuracy and cost are both llama.cpp's."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="the llama.cpp runtime needs acf[llamacpp] (CI installs it)")
+
+from acf.errors import AcfError  # noqa: E402
+from acf.models.loading import load_model, load_tokenizer  # noqa: E402
+from acf.rundir.cache import EvalCache  # noqa: E402
+from acf.search.strategy import Step, Strategy  # noqa: E402
+from acf.session import Session  # noqa: E402
+from acf_plugins_builtin.runtimes.gguf_file import read_gguf_weights, write_gguf  # noqa: E402
+from acf_plugins_builtin.runtimes.llamacpp import RuntimeProcess, quantize_gguf  # noqa: E402
+
+
+def hf_logprobs(model, ids):
+    import torch
+
+    with torch.no_grad():
+        logits = torch.log_softmax(model(torch.tensor([ids])).logits[0].float(), -1)
+    return [float(logits[i, ids[i + 1]]) for i in range(len(ids) - 1)]
+
+
+def test_a_model_written_as_gguf_gives_llama_cpp_the_same_log_likelihoods(acf_tiny_model, tmp_path):
+    model, tok = load_model(acf_tiny_model), load_tokenizer(acf_tiny_model)
+    path = write_gguf(model, acf_tiny_model, tmp_path / "tiny.gguf")
+    ids = tok("Tom has 3 apples and buys 4 more. How many apples?", add_special_tokens=True)["input_ids"]
+    process = RuntimeProcess()
+    try:
+        process.request("load", path=str(path), n_ctx=256, threads=1, logits_all=True)
+        theirs = process.request("score", tokens=ids)["logprobs"]
+    finally:
+        process.close()
+    assert theirs == pytest.approx(hf_logprobs(model, ids), abs=2e-3)  # llama.cpp's key/value cache is fp16
+
+
+def test_reading_a_quantized_file_back_gives_its_dequantized_weights(acf_tiny_model, tmp_path):
+    model = load_model(acf_tiny_model)
+    full = write_gguf(model, acf_tiny_model, tmp_path / "tiny-F32.gguf")
+    quantized = quantize_gguf(full, tmp_path / "tiny-Q8_0.gguf", "Q8_0")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    read_gguf_weights(model, quantized)
+    changed = [k for k, v in model.state_dict().items() if not (v == before[k]).all()]
+    assert changed and all((model.state_dict()[k] - before[k]).abs().max() < 0.05 for k in changed)
+    assert quantized.stat().st_size < full.stat().st_size / 2
+
+
+def test_a_gguf_candidate_is_scored_and_timed_by_llama_cpp(acf_tiny_model, gsm8k_file, tmp_path):
+    session = Session(str(acf_tiny_model), task="gsm8k", evaluators=["latency", "memory", "size"],
+                      methods=["gguf", "rtn"], cache=EvalCache(tmp_path / "cache"),
+                      evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+                                         "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8}})
+    strategy = session.validate(Strategy(steps=[Step(method="gguf", params={"type": "Q8_0"})]))
+    measured, _, steps = session.measure(strategy)
+    for name in ("latency_ms", "decode_tps", "peak_memory_mb"):
+        m = measured[name]
+        assert (m.runtime, m.format, m.simulated) == ("llama.cpp", "gguf-Q8_0", False)
+    assert "scored on llama.cpp (gguf-Q8_0)" in measured["gsm8k_loglik"].notes
+    assert steps[0]["gguf_type"] == "Q8_0" and steps[0]["file_mb"] > 0
+    # the same candidate scored in transformers (its dequantized weights) agrees with llama.cpp's logits
+    plain = session.apply(strategy)
+    from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+
+    ev = GSM8K(data_path=str(gsm8k_file), limit=2)
+    ev.prepare(session.ctx)
+    session.ctx.deploy = None  # no runtime: scored in process
+    in_process = ev.evaluate(plain, session.ctx, "loglik")["gsm8k_loglik"]
+    assert in_process.value == pytest.approx(measured["gsm8k_loglik"].value, abs=0.02)
+
+
+def test_llama_cpp_measures_a_dense_candidate_natively_when_named(acf_tiny_model, gsm8k_file, tmp_path):
+    session = Session(str(acf_tiny_model), task="gsm8k", evaluators=["latency"], methods=["rtn"],
+                      runtime="llama.cpp", cache=EvalCache(tmp_path / "cache"),
+                      evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+                                         "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8}})
+    base, _, _ = session.measure(None)
+    rtn, _, _ = session.measure(session.validate(Strategy(steps=[Step(method="rtn", params={
+        "bits": 4, "group_size": 32, "symmetric": True})])))
+    assert (base["latency_ms"].runtime, base["latency_ms"].simulated) == ("llama.cpp", False)
+    assert (rtn["latency_ms"].runtime, rtn["latency_ms"].simulated) == ("llama.cpp", True)  # F32 file, not W4
+
+
+def test_a_runtime_process_that_hangs_or_dies_is_an_error_with_the_reason():
+    hangs = RuntimeProcess(timeout_s=0.5, command=[sys.executable, "-c", "import time; time.sleep(30)"])
+    with pytest.raises(RuntimeError, match="did not answer 'load' within 0 s|did not answer 'load' within 1 s"):
+        hangs.request("load", path="x", n_ctx=8, threads=1)
+    dies = RuntimeProcess(command=[sys.executable, "-c",
+                                   "import sys; sys.stdin.readline(); print('boom', file=sys.stderr); sys.exit(3)"])
+    with pytest.raises(RuntimeError, match=r"died during 'load' \(exit code 3\): boom"):
+        dies.request("load", path="x", n_ctx=8, threads=1)
+    broken = RuntimeProcess()
+    try:
+        with pytest.raises(RuntimeError, match="failed in 'load'"):
+            broken.request("load", path=str(Path("/nonexistent.gguf")), n_ctx=8, threads=1)
+    finally:
+        broken.close()
+
+
+def test_an_unknown_gguf_type_is_refused_by_the_strategy_check(acf_tiny_model, gsm8k_file, tmp_path):
+    session = Session(str(acf_tiny_model), task="gsm8k", methods=["gguf"], cache=EvalCache(tmp_path / "cache"),
+                      evaluator_options={"gsm8k": {"data_path": str(gsm8k_file)}})
+    with pytest.raises(AcfError, match="Q4_K_M"):
+        session.validate(Strategy(steps=[Step(method="gguf", params={"type": "Q9_X"})]))
