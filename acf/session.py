@@ -197,6 +197,7 @@ class Session:
         for step in strategy.steps:
             self.progress.phase(f"applying {step.method}")
             self.ctx.records.begin_step(step.method)
+            self.ctx.records.objects.setdefault("methods", []).append(self.methods[step.method])
             model = self.methods[step.method].apply(model, step.params, self.ctx)
         return model
 

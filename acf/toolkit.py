@@ -23,8 +23,8 @@ _EXPORTS = {
     "import_backend": "acf.plugins.backends", "quiet_progress_bars": "acf.models.loading",
     # searchers: the Pareto order and the identity of a point
     "dominates": "acf.search.frontier", "point_key": "acf.search.proposals", "normal_point": "acf.search.proposals",
-    # reports
-    "write_report": "acf.report",
+    # reports and exports
+    "write_report": "acf.report", "save_candidate": "acf.models.export",
 }
 
 __all__ = list(_EXPORTS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -90,6 +91,13 @@ def convert_gguf(gguf_file: Path, target: Path) -> None:
             del model.config.quantization_config
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        # llama.cpp's name for the tokenizer's pre-tokenization, which the converted tokenizer.json no longer
+        # shows: the `gguf` method writes it back into the GGUF files it makes
+        import gguf
+
+        field = gguf.GGUFReader(str(gguf_file)).fields.get("tokenizer.ggml.pre")
+        source = {"gguf_file": gguf_file.name, "tokenizer.ggml.pre": field.contents() if field else None}
+        (tmp / "acf_source.json").write_text(json.dumps(source))
         if target.exists():  # another process finished first
             return
         os.replace(tmp, target)

@@ -4,7 +4,7 @@ all in one run: prefill and decode tokens/s (batch 1), peak memory, size, runtim
 Run: python benchmarks/runtimes.py [--model smollm2-135m] [--prompt-len 128] [--new-tokens 32] [--repeats 5]
                                    [--only fp32,gguf-Q4_K_M] [--json PATH]
 
-Rows: fp32 and bf16 (hf, native), bitsandbytes int8 and nf4 (hf, native where bitsandbytes runs), GGUF Q8_0 /
+Every row is measured afresh (an empty evaluation cache). Rows: fp32 and bf16 (hf, native), bitsandbytes int8 and nf4 (hf, native where bitsandbytes runs), GGUF Q8_0 /
 Q4_K_M / Q3_K_M (llama.cpp, native), GPTQ W4 g64 and RTN W4 g64 (no runtime here runs them: hf, simulated).
 `size_mb` is the size evaluator's count from the recorded formats; `file_mb` the GGUF file's bytes where there
 is one. The ratio column is decode tokens/s against fp32's, measured in the same run.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 ROWS = {  # name → (dtype, strategy steps)
@@ -32,13 +33,15 @@ ROWS = {  # name → (dtype, strategy steps)
 
 
 def measure(model: str, dtype: str, steps, args) -> dict:
+    from acf.rundir.cache import EvalCache
     from acf.search.strategy import Step, Strategy
     from acf.session import Session
 
     options = {"latency": {"prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "repeats": args.repeats},
                "memory": {"prompt_len": args.prompt_len}}
     session = Session(model, task="gsm8k", evaluators=["latency", "memory", "size"], evaluator_options=options,
-                      methods=sorted({m for m, _ in steps}) or ["rtn"], dtype=dtype, device="cpu", runtime="auto")
+                      methods=sorted({m for m, _ in steps}) or ["rtn"], dtype=dtype, device="cpu", runtime="auto",
+                      episode_budget_s=3600, cache=EvalCache(Path(tempfile.mkdtemp(prefix="acf-runtimes-"))))
     costs = [ev for ev in session.evaluators if ev.name != "gsm8k"]
     strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps])) if steps else None
     measured, _, records = session.measure(strategy, evaluators=costs)

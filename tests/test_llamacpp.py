@@ -104,3 +104,13 @@ def test_an_unknown_gguf_type_is_refused_by_the_strategy_check(acf_tiny_model, g
                       evaluator_options={"gsm8k": {"data_path": str(gsm8k_file)}})
     with pytest.raises(AcfError, match="Q4_K_M"):
         session.validate(Strategy(steps=[Step(method="gguf", params={"type": "Q9_X"})]))
+
+
+def test_llama_cpp_tokenizes_the_written_vocabulary_as_transformers_does(acf_tiny_model, tmp_path):
+    from llama_cpp import Llama
+
+    tok = load_tokenizer(acf_tiny_model)
+    path = write_gguf(load_model(acf_tiny_model), acf_tiny_model, tmp_path / "tiny.gguf")
+    llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    for text in ("Tom has 3 apples and buys 45 more.", "How many apples does he have?\n#### 48"):
+        assert llm.tokenize(text.encode(), add_bos=False, special=False) == tok(text, add_special_tokens=False)["input_ids"]

@@ -133,3 +133,13 @@ def test_frontier_show_marks_simulated_costs_and_says_why(acf_tiny_model, gsm8k_
     flat = " ".join(out.split())  # rich wraps long cells
     assert code == 0 and "(simulated on" in flat and "hf: pack-quantized-w4)" in flat
     assert "simulated: the cost of 2 candidate(s) was measured on hf, which does not run pack-quantized-w4" in flat
+
+
+def test_the_llama_cpp_runtime_without_its_extra_names_the_extra(acf_tiny_model, gsm8k_file, monkeypatch):
+    from acf_plugins_builtin.runtimes import llamacpp
+
+    monkeypatch.setattr(llamacpp, "find_spec", lambda name: None)
+    code, out, err = run_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,latency", "--data-path",
+                              str(gsm8k_file), "--runtime", "llama.cpp"])
+    assert code == 2 and "Traceback" not in err
+    assert "runtime llama.cpp cannot measure here" in err and "pip install 'acf[llamacpp]'" in err

@@ -33,12 +33,7 @@ def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        # llm-compressor's save re-reads the config at `_name_or_path`; point it at the folder being written,
-        # whose config is the compressed model's own (layers dropped, channels removed), not the base model's.
-        model.config._name_or_path = str(staging)
-        with quiet_progress_bars():
-            if not any(method.save(model, staging, session.ctx) for method in reversed(methods)):
-                model.save_pretrained(staging)
+        save_candidate(model, staging, session.ctx)
         tokenizer.save_pretrained(staging)
         (staging / "README.md").write_text(model_card(config, candidate, session.spec.hub_id or config.model))
         (staging / "acf_candidate.json").write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
@@ -49,6 +44,19 @@ def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def save_candidate(model: Any, folder: Path, ctx: Any) -> Path:
+    """Write the candidate being measured as a Hugging Face folder: the last of its steps' methods that writes it
+    itself does (compressed-tensors for llm-compressor results), else `save_pretrained`. The tokenizer is not
+    written."""
+    # llm-compressor's save re-reads the config at `_name_or_path`; point it at the folder being written, whose
+    # config is the compressed model's own (layers dropped, channels removed), not the base model's.
+    model.config._name_or_path = str(folder)
+    with quiet_progress_bars():
+        if not any(method.save(model, folder, ctx) for method in reversed(ctx.records.objects.get("methods", []))):
+            model.save_pretrained(folder)
+    return folder
 
 
 PROBES = ["Question: Tom has 3 apples and buys 5 more. How many apples does he have?\nAnswer:",

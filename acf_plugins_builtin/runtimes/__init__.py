@@ -7,6 +7,8 @@ from acf import hookimpl
 def register_runtimes(register):
     from .hf import HFRuntime
     from .llamacpp import LlamaCppRuntime
+    from .vllm import VLLMRuntime
 
     register(HFRuntime)
     register(LlamaCppRuntime)
+    register(VLLMRuntime)

@@ -19,7 +19,7 @@ from acf import AcfError
 LLAMA_LIKE = {"llama", "mistral"}
 # `tokenizer.ggml.pre` (llama.cpp's pre-tokenizer regexes) by the tokenizer's pre-tokenizer configuration, for the
 # families acf knows; others get `default` (GPT-2's), and the export says so.
-PRE_TOKENIZERS = {"smollm": "smollm", "llama-bpe": "llama-bpe"}
+PRE_TOKENIZERS = {"smollm": "smollm", "llama-bpe": "llama-bpe", "gpt-2": "gpt-2"}
 
 
 def gguf_unsupported(config: dict[str, Any]) -> str | None:
@@ -39,13 +39,23 @@ def rope(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def pre_tokenizer(folder: Path) -> str:
-    """llama.cpp's name for the tokenizer's pre-tokenization: SmolLM's splits digits one by one; Llama 3's has
-    its own regex. Unknown ones fall back to `default`."""
+    """llama.cpp's name for the tokenizer's pre-tokenization: as the GGUF file a folder was converted from says
+    (`acf_source.json`), else from tokenizer.json (SmolLM's splits digits one by one; Llama 3's has its own
+    regex). Unknown ones fall back to `default`."""
+    try:
+        known = json.loads((folder / "acf_source.json").read_text()).get("tokenizer.ggml.pre")
+        if known:
+            return known
+    except (OSError, ValueError):
+        pass
     try:
         pre = json.loads((folder / "tokenizer.json").read_text()).get("pre_tokenizer") or {}
     except (OSError, ValueError):
         return "default"
-    kinds = [p.get("type") for p in pre.get("pretokenizers", [pre])]
+    steps = pre.get("pretokenizers", [pre])
+    kinds = [p.get("type") for p in steps]
+    if kinds == ["ByteLevel"] and steps[0].get("use_regex", True):  # GPT-2's own regex
+        return PRE_TOKENIZERS["gpt-2"]
     if "Digits" in kinds and "ByteLevel" in kinds:
         return PRE_TOKENIZERS["smollm"]
     if "Split" in kinds and "ByteLevel" in kinds:
