@@ -215,7 +215,7 @@ def test_a_second_process_on_the_same_run_dir_is_refused(acf_tiny_model, gsm8k_f
     env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site"))}
     run_dir = tmp_path / "run"
     args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(run_dir)]
-    first = subprocess.Popen([sys.executable, "-m", "acf", *args[:-2], "-n", "3", "--eval-option", "slow.seconds=2",
+    first = subprocess.Popen([sys.executable, "-m", "acf", *args[:-2], "-n", "3", "--eval-option", "slow.seconds=4",
                               "--run-dir", str(run_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while not (run_dir / "episode_001").exists():
         assert first.poll() is None, first.communicate()
