@@ -53,7 +53,7 @@ RUN_OPTIONS = (
     RunOption("device", str, "auto", "auto, cpu, cuda, cuda:1 …"),
     RunOption("dtype", str, "auto", "auto, float32, bfloat16, float16"),
     RunOption("runtime", str, "auto", "where cost is measured: auto (a runtime native to each candidate's format, "
-              "else hf, marked simulated), hf, or a plugin's (acf plugins list)"),
+              "else hf, marked simulated), hf, llama.cpp, vllm or a plugin's (acf plugins list)"),
     RunOption("trust_remote_code", bool, False, "allow the model's own code to run"),
 )
 OPTIONS = {o.name: o for o in RUN_OPTIONS}
