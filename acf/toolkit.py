@@ -19,6 +19,7 @@ _EXPORTS = {
     "family_of": "acf.models.families", "ModelFamily": "acf.models.families",
     "unsupported_family": "acf.models.families",
     "compressible_linears": "acf.models.families", "model_bytes": "acf.machine",
+    "stored_bits": "acf.models.formats",
     # backends and output
     "import_backend": "acf.plugins.backends", "quiet_progress_bars": "acf.models.loading",
     # searchers: the Pareto order and the identity of a point

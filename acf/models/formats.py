@@ -24,13 +24,17 @@ def candidate_format(model: Any, tensor_formats: dict[str, TensorFormat]) -> str
     return f"{name}+sparse-bitmask" if _masked(model, tensor_formats) else name
 
 
+def stored_bits(tensor: Any) -> int:
+    """Bits of an unquantized tensor as stored: its dtype's, or — for a matrix sparse enough that
+    compressed-tensors' `sparse-bitmask` layout is smaller — one bit per element plus its non-zero values."""
+    dense = tensor.numel() * tensor.element_size() * 8
+    if tensor.dim() < 2:
+        return dense
+    return min(dense, tensor.numel() + int((tensor != 0).sum()) * tensor.element_size() * 8)
+
+
 def _masked(model: Any, tensor_formats: dict[str, TensorFormat]) -> bool:
-    """Whether some unquantized matrix is sparse enough that a bitmask layout stores it smaller (the size
-    evaluator's rule): its cost as a dense model is then not the deployed one."""
-    for name, param in model.named_parameters():
-        if param.dim() < 2 or name in tensor_formats or not param.is_floating_point():
-            continue
-        zeros = param.numel() - int((param != 0).sum())
-        if zeros * param.element_size() * 8 > param.numel():  # bits saved by dropping zeros > the bitmask's bits
-            return True
-    return False
+    """Whether some unquantized matrix would be stored sparse (`stored_bits`, the size evaluator's rule): its
+    cost as a dense model is then not the deployed one."""
+    return any(stored_bits(p) < p.numel() * p.element_size() * 8 for name, p in model.named_parameters()
+               if p.dim() >= 2 and name not in tensor_formats and p.is_floating_point())

@@ -116,9 +116,9 @@ class Runtimes:
     def choose(self, fmt: str) -> Runtime:
         if self.wanted != "auto":
             return self.available[self.wanted]()
-        for cls in sorted(self.available.values(), key=lambda c: -c.priority):
-            if fmt in cls.native_formats:
-                return cls()
+        for runtime in (cls() for cls in sorted(self.available.values(), key=lambda c: -c.priority)):
+            if runtime.runs_natively(fmt):
+                return runtime
         return self.available["hf"]()
 
     def deploy(self, model: Any, ctx: Any) -> Deployment:

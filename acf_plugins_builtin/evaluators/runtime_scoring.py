@@ -31,20 +31,8 @@ def choice_logprobs(deployed, tokenizer, items, progress=None) -> list[list[tupl
     return out
 
 
-def continuation_logprobs(deployed, tokenizer, pairs, max_length: int, progress=None) -> list[tuple[float, int]]:
-    out = []
-    for context, continuation in pairs:
-        ctx_ids = tokenizer(context, add_special_tokens=True)["input_ids"]
-        whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
-        seq = whole[-max_length:]
-        n = min(max(1, len(whole) - len(ctx_ids)), len(seq) - 1)
-        out.append((float(sum(deployed.score_tokens(seq)[-n:])), n))
-        if progress is not None:
-            progress.advance(1)
-    return out
-
-
 def window_logprobs(deployed, windows, progress=None) -> list[tuple[float, int]]:
+    """Each (token ids, n): the summed log-probability of its last n tokens (continuations, rolling windows)."""
     out = []
     for ids, n in windows:
         out.append((float(sum(deployed.score_tokens(list(ids))[-n:])), n))

@@ -50,14 +50,9 @@ def continuation_logprobs(
 
     from . import runtime_scoring
 
+    encoded = [encode_pair(tokenizer, context, continuation, max_length) for context, continuation in pairs]
     if runtime_scoring.is_runtime(model):
-        return runtime_scoring.continuation_logprobs(model, tokenizer, pairs, max_length, progress)
-    encoded = []
-    for context, continuation in pairs:
-        ctx_ids = tokenizer(context, add_special_tokens=True)["input_ids"]
-        whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
-        seq = whole[-max_length:]
-        encoded.append((seq, min(max(1, len(whole) - len(ctx_ids)), len(seq) - 1)))
+        return runtime_scoring.window_logprobs(model, encoded, progress)
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i][0]))
     results: list[tuple[float, int]] = [(0.0, 0)] * len(encoded)
     device = model_device(model)
@@ -91,6 +86,15 @@ def continuation_logprobs(
             if progress is not None:
                 progress.advance(len(batch))
     return results
+
+
+def encode_pair(tokenizer: Any, context: str, continuation: str, max_length: int) -> tuple[list[int], int]:
+    """(the last `max_length` token ids of context + continuation, how many of their last tokens are the
+    continuation's): tokenized together and split where the context ends, as lm-eval does."""
+    ctx_ids = tokenizer(context, add_special_tokens=True)["input_ids"]
+    whole = tokenizer(context + continuation, add_special_tokens=True)["input_ids"]
+    seq = whole[-max_length:]
+    return seq, min(max(1, len(whole) - len(ctx_ids)), len(seq) - 1)
 
 
 def rolling_windows(tokens: list[int], prefix: int | None, window: int):

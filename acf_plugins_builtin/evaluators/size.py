@@ -9,6 +9,7 @@ sparse saving (their packed layout stores zeros). Tied tensors are counted once.
 from __future__ import annotations
 
 from acf import Evaluator, Measurement, Metric, TensorFormat
+from acf.toolkit import stored_bits
 
 
 def tensor_bits(tensor, fmt=None) -> float:
@@ -18,12 +19,7 @@ def tensor_bits(tensor, fmt=None) -> float:
         numel = rows * in_features
         groups = rows * (in_features // (fmt.group_size or in_features))
         return numel * fmt.bits + groups * (fmt.scale_bits + fmt.zero_bits)
-    dense = numel * tensor.element_size() * 8
-    if tensor.dim() < 2:
-        return dense
-    nonzero = int((tensor != 0).sum())
-    bitmask = numel + nonzero * tensor.element_size() * 8
-    return min(dense, bitmask)
+    return stored_bits(tensor)
 
 
 def model_size_bits(model, formats: dict[str, TensorFormat]) -> tuple[float, int]:

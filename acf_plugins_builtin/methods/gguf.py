@@ -8,7 +8,6 @@ makes one with its `llama-imatrix` tool, which llama-cpp-python does not expose)
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +16,6 @@ from acf import Choice, Method, Resources, Space, Stage, TensorFormat
 # Bits per weight of each type, scales included (llama.cpp's `llama-quantize` table, for the 7B reference: a
 # K-quant mix gives some tensors more bits). The pre-flight estimate; the size is read from the file.
 TYPE_BITS = {"Q8_0": 8.5, "Q6_K": 6.5625, "Q5_K_M": 5.69, "Q4_K_M": 4.89, "Q3_K_M": 3.91, "Q2_K": 3.35}
-
-
-def llama_cpp_missing() -> str | None:
-    if importlib.util.find_spec("llama_cpp") is None:
-        return "llama-cpp-python is not installed: pip install 'acf[llamacpp]'"
-    return None
 
 
 class GGUFQuant(Method):
@@ -34,6 +27,7 @@ class GGUFQuant(Method):
 
     def applies_to(self, spec) -> str | None:
         from acf_plugins_builtin.runtimes.gguf_file import gguf_unsupported
+        from acf_plugins_builtin.runtimes.llamacpp import llama_cpp_missing
 
         return llama_cpp_missing() or gguf_unsupported({"model_type": spec.model_type})
 

@@ -13,12 +13,10 @@ from typing import Any
 
 from acf import Deployment, Runtime
 
+from ..evaluators.scoring import model_device
+
 NATIVE = ("dense-float32", "dense-bfloat16", "dense-float16", "bitsandbytes-int8", "bitsandbytes-nf4",
           "bitsandbytes-fp4")
-
-
-def model_device(model: Any):
-    return next(model.parameters()).device
 
 
 def sync(device) -> None:
@@ -51,38 +49,29 @@ class HFDeployment(Deployment):
         gen = torch.Generator().manual_seed(seed)
         return torch.randint(0, vocab, (batch, length), generator=gen).to(self.device)
 
-    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
+    def _generate(self, prompt, steps: int) -> tuple[float, float]:
+        """Prefill `prompt` and decode `steps` more tokens greedily with the KV cache: (prefill s, total s)."""
         import torch
 
-        prompt = self._prompt(1, prompt_len, seed)
-        with torch.inference_mode():
-            sync(self.device)
-            t0 = time.perf_counter()
-            out = self.model(input_ids=prompt, use_cache=True)
-            sync(self.device)
-            t1 = time.perf_counter()
-            past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-            for _ in range(new_tokens):
-                out = self.model(input_ids=token, past_key_values=past, use_cache=True)
-                past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-            sync(self.device)
-            t2 = time.perf_counter()
-        return t1 - t0, new_tokens / (t2 - t1)
-
-    def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
-        import torch
-
-        prompt = self._prompt(batch, prompt_len, seed)
         with torch.inference_mode():
             sync(self.device)
             started = time.perf_counter()
             out = self.model(input_ids=prompt, use_cache=True)
+            sync(self.device)
+            prefilled = time.perf_counter()
             past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-            for _ in range(new_tokens - 1):
+            for _ in range(steps):
                 out = self.model(input_ids=token, past_key_values=past, use_cache=True)
                 past, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
             sync(self.device)
-            return time.perf_counter() - started
+        return prefilled - started, time.perf_counter() - started
+
+    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
+        prefill, total = self._generate(self._prompt(1, prompt_len, seed), new_tokens)
+        return prefill, new_tokens / (total - prefill)
+
+    def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
+        return self._generate(self._prompt(batch, prompt_len, seed), new_tokens - 1)[1]
 
     def peak_memory_bytes(self, prompt_len: int) -> int:
         """The weights held plus the activation peak of one prefill. On CUDA the allocator's peak; on CPU the

@@ -30,6 +30,13 @@ SCORING_CTX = 2048
 INSTALL = "pip install 'acf[llamacpp]' (llama-cpp-python compiles llama.cpp: minutes)"
 
 
+def llama_cpp_missing() -> str | None:
+    """Why llama.cpp cannot run here (for `Runtime.unavailable` and `Method.applies_to`), or None."""
+    if find_spec("llama_cpp") is None:
+        return f"it needs the 'llama-cpp-python' package, which is not installed: {INSTALL}"
+    return None
+
+
 def threads() -> int:
     import torch
 
@@ -89,9 +96,7 @@ class LlamaCppRuntime(Runtime):
     priority = 10
 
     def unavailable(self, device: str) -> str | None:
-        if find_spec("llama_cpp") is None:
-            return f"it needs the 'llama-cpp-python' package, which is not installed: {INSTALL}"
-        return super().unavailable(device)
+        return llama_cpp_missing() or super().unavailable(device)
 
     def deploy(self, model: Any, ctx: Any, fmt: str) -> "LlamaCppDeployment":
         path = ctx.records.objects.get("gguf_path")

@@ -62,24 +62,23 @@ class Worker:
 
         return int(np.argmax(self.llm.scores[self.llm.n_tokens - 1]))
 
-    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> dict:
+    def _run(self, prompt: list[int], steps: int) -> tuple[float, float]:
+        """Prefill `prompt` and decode `steps` more tokens greedily: (prefill s, total s)."""
         self.llm.reset()
         started = time.perf_counter()
-        self.llm.eval(self._prompt(prompt_len, seed))
+        self.llm.eval(prompt)
         prefilled = time.perf_counter()
-        for _ in range(new_tokens):
+        for _ in range(steps):
             self.llm.eval([self._next()])
-        done = time.perf_counter()
-        return {"prefill_s": prefilled - started, "decode_tps": new_tokens / (done - prefilled)}
+        return prefilled - started, time.perf_counter() - started
+
+    def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> dict:
+        prefill, total = self._run(self._prompt(prompt_len, seed), new_tokens)
+        return {"prefill_s": prefill, "decode_tps": new_tokens / (total - prefill)}
 
     def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> dict:
-        started = time.perf_counter()
-        for row in range(batch):
-            self.llm.reset()
-            self.llm.eval(self._prompt(prompt_len, seed + row))
-            for _ in range(new_tokens - 1):
-                self.llm.eval([self._next()])
-        return {"seconds": time.perf_counter() - started}
+        prompts = [self._prompt(prompt_len, seed + row) for row in range(batch)]
+        return {"seconds": sum(self._run(prompt, new_tokens - 1)[1] for prompt in prompts)}
 
     def score(self, tokens: list[int]) -> dict:
         import numpy as np
