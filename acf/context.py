@@ -4,8 +4,10 @@ what the steps of the candidate being built record for the evaluators and for `r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
+from acf.models.artifact import content_hash, export_hf, tensor_bytes, weight_bytes
 from acf.models.spec import ModelSpec
 from acf.progress import Progress
 from acf.tensor_format import TensorFormat
@@ -26,6 +28,9 @@ class Records:
 
     def begin_step(self, method: str) -> None:
         self.steps.append({"method": method})
+        # a new step changes the weights: what was written to disk for the model before it is not this model
+        for memo in ("content_hash", "artifacts", "deliverable", "checkpoint_bytes"):
+            self.objects.pop(memo, None)
 
 
 @dataclass
@@ -43,6 +48,8 @@ class Context:
     records: Records = field(default_factory=Records)
     # (model, context) → the `Deployment` its cost is measured on; the session sets it from `--runtime`.
     deploy: Callable[[Any, "Context"], Any] | None = None
+    # Where candidates are written once per content (`acf.models.artifact.ArtifactStore`); the session sets it.
+    artifacts: Any = None
 
     def _memo(self, key: str, loader: Callable[[], Any] | None, what: str) -> Any:
         if key not in self.cache:
@@ -97,6 +104,39 @@ class Context:
         deployment = self.records.objects.pop("deployment", None)
         if deployment is not None:
             deployment.close()
+
+    # ------------------------------------------------------------------ the candidate on disk
+    def artifact(self, model: Any, kind: str = "hf", build: Callable[[Path], Any] | None = None) -> Path:
+        """The folder holding the candidate written as `kind`, once per content: `hf` (a Hugging Face folder with
+        its tokenizer, by default) or what `build(folder)` writes (a GGUF file, say)."""
+        memo = self.records.objects.setdefault("artifacts", {})
+        if kind not in memo:
+            if self.artifacts is None:
+                raise RuntimeError("this context has no artifact store: build it with acf.Session "
+                                   "(acf.testing.model_context does)")
+            if "content_hash" not in self.records.objects:
+                writers = [type(m).__name__ for m in self.records.objects.get("methods", [])]
+                self.records.objects["content_hash"] = content_hash(model, self.records.tensor_formats, writers)
+            key = f"{self.records.objects['content_hash']}-{kind.replace('/', '_')}"
+            memo[kind] = self.artifacts.get(key, build or (lambda folder: export_hf(model, folder, self)))
+        return memo[kind]
+
+    def checkpoint(self, model: Any) -> Path:
+        """What a user of the candidate deploys: the file a step wrote as its deliverable (`deliverable` in the
+        artifacts, e.g. the `gguf` method's GGUF file), else the Hugging Face folder."""
+        kind = self.records.objects.get("deliverable")
+        if kind:
+            folder = self.artifact(model, kind)
+            return next(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        return self.artifact(model, "hf")
+
+    def checkpoint_bytes(self, model: Any) -> tuple[int, int]:
+        """Bytes on disk of `checkpoint(model)` (tokenizer files left out) and of the tensor data in it, read once
+        per candidate."""
+        if "checkpoint_bytes" not in self.records.objects:
+            path = self.checkpoint(model)
+            self.records.objects["checkpoint_bytes"] = weight_bytes(path), tensor_bytes(path)
+        return self.records.objects["checkpoint_bytes"]
 
     # ------------------------------------------------------------------ what the current candidate's steps record
     def record(self, **notes: Any) -> None:

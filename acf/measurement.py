@@ -9,6 +9,8 @@ from typing import Callable, Sequence
 from pydantic import BaseModel, Field
 
 Z95 = 1.959963984540054
+# The fidelity of a cost timed with one repeat (a candidate dominated on accuracy even at its best case).
+QUICK = "quick"
 
 
 class Measurement(BaseModel):
@@ -35,12 +37,17 @@ class Measurement(BaseModel):
     runtime: str | None = None
     format: str | None = None
     simulated: bool = False
+    # A cost's value as predicted before it was timed (`acf.costs`: from the bytes and parameters the runtime runs).
+    predicted: float | None = None
 
     def caveats(self) -> str:
-        """What to append wherever the value is shown: ` (estimated)`, ` (simulated on hf: pack-quantized-w4)`."""
+        """What to append wherever the value is shown: ` (estimated)`, ` (simulated on hf: pack-quantized-w4)`,
+        ` (quick timing)` for a cost timed once because the candidate was dominated even at its best case."""
         out = " (estimated)" if self.estimated else ""
         if self.simulated:
             out += f" (simulated on {self.runtime}: {self.format})" if self.runtime else " (simulated)"
+        if self.fidelity == QUICK:
+            out += " (quick timing)"
         return out
 
     @classmethod

@@ -12,19 +12,22 @@ import functools
 import gc
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from acf.context import Context, Records
-from acf.errors import AcfError, DatasetNotFoundError, InfeasibleError, NonFiniteOutputError, StrategyError, UnknownPluginError
-from acf.machine import free_disk_bytes, free_memory_bytes, hardware_id, library_versions, model_bytes
-from acf.measurement import Measurement, all_finite
+from acf.errors import AcfError, DatasetNotFoundError, NonFiniteOutputError, StrategyError
+from acf.machine import hardware_id, library_versions
+from acf.costs import CostModel, logical_params, with_predictions
+from acf.machine import model_bytes
+from acf.measurement import QUICK, Measurement, all_finite
+from acf.models.artifact import ArtifactStore
 from acf.models.loading import fingerprint, load_model, load_tokenizer, pick_device
 from acf.models.resolve import ensure_local, read_config, resolve_model
 from acf.models.spec import infer_spec
-from acf.plugins.evaluator import split_task
 from acf.plugins.manager import registry
-from acf.plugins.registry import Registry
 from acf.plugins.runtime import Runtimes
+from acf.plugins.selection import choose_evaluators, choose_methods, choose_task
+from acf.preflight import Preflight
 from acf.progress import Progress
 from acf.rundir.cache import EvalCache
 from acf.rundir.config import RunConfig
@@ -35,15 +38,8 @@ CACHE_VERSION = 4  # bumped when what an evaluation means changes, so stale cach
 CORE_LIBRARIES = ("torch", "transformers")
 # How many calibration texts are hashed into a strategy's cache key (more than any method asks for).
 CALIBRATION_HASH_TEXTS = 1024
-# Headroom the pre-flight check keeps free, as a fraction of what the OS reports available.
-MEMORY_HEADROOM = 0.9
-# Default per-episode budget of estimated compression seconds, and how much faster a GPU runs the estimates.
-DEFAULT_EPISODE_BUDGET_S = {"cpu": 30.0, "cuda": 900.0}
-GPU_SPEEDUP = 20.0
-
-
-class PreflightRefused(Exception):
-    """The pre-flight check refused a strategy (it would not fit this machine or the episode budget)."""
+# (measured so far, predicted costs) → True when the candidate need not be timed at full fidelity
+Screen = Callable[[dict[str, Measurement], dict[str, float]], bool]
 
 
 class Session:
@@ -62,11 +58,12 @@ class Session:
         self.model_name, self.dtype, self.trust_remote_code = model, dtype, trust_remote_code
         self.progress = progress or Progress()
         self.cache = cache or EvalCache()
+        self.costs = CostModel()
         self.work_dir = Path(work_dir) if work_dir else Path.cwd()
         self._base_model = None
         reg = registry()
         options = evaluator_options or {}
-        self.task = self._task(reg, task, options) if task else None
+        self.task = choose_task(reg, task, options) if task else None
         self.resolved = resolve_model(model)
         self.spec = infer_spec(read_config(self.resolved), source=model, hub_id=self.resolved.hub_id,
                                path=str(self.resolved.path) if self.resolved.path else None)
@@ -75,18 +72,20 @@ class Session:
                            hint="pass --trust-remote-code if you trust that code")
         self.device = pick_device(device)
         self.runtimes = Runtimes(reg.all("runtime"), runtime, self.device)
-        self.budget_s = episode_budget_s or DEFAULT_EPISODE_BUDGET_S["cuda" if self.device.startswith("cuda") else "cpu"]
-        self.methods = self._methods(reg, list(methods))
+        artifacts = ArtifactStore()
+        self.preflight = Preflight(self.spec, self.device, episode_budget_s, self.work_dir, artifacts.root)
+        self.budget_s = self.preflight.budget_s
+        self.methods = choose_methods(reg, list(methods), self.spec, self.preflight, model)
         self.spec.applicable_methods = sorted(self.methods)
-        self.evaluators = self._evaluators(reg, list(evaluators), options)
+        self.evaluators = choose_evaluators(reg, self.task, list(evaluators), options)
         self.fidelity = {ev.name: ev.default_fidelity for ev in self.evaluators}
-        self._check_memory_for_base()
+        self.preflight.check_base(model, dtype)
         self.ctx = Context(
             spec=self.spec, device=self.device, seed=seed, progress=self.progress,
             load_tokenizer=lambda: load_tokenizer(self.local_path, trust_remote_code=trust_remote_code),
             load_teacher=lambda: self.base_model,
             load_calibration=(lambda n: self.task.calibration_texts(self.ctx, n)) if self.task else None,
-            deploy=self.runtimes.deploy,
+            deploy=self.runtimes.deploy, artifacts=artifacts,
         )
         self.local_path = ensure_local(self.resolved)
         self.spec.path = str(self.local_path)
@@ -101,68 +100,16 @@ class Session:
                    dtype=config.dtype, runtime=config.runtime, trust_remote_code=config.trust_remote_code, seed=config.seed,
                    episode_budget_s=config.episode_budget_s, work_dir=work_dir, progress=progress, cache=cache)
 
-    # ------------------------------------------------------------------ set-up
-    @staticmethod
-    def _task(reg: Registry, text: str, options: dict[str, dict[str, Any]]) -> Any:
-        name, own = split_task(text, options)
-        tasks = [n for n, cls in reg.all("evaluator").items() if cls.is_task]
-        if name not in tasks:
-            raise UnknownPluginError("dataset", name, tasks)
-        return reg.get("evaluator", name)(**own)
-
-    def _methods(self, reg: Registry, wanted: list[str]) -> dict[str, Any]:
-        methods = {}
-        for name in wanted or sorted(reg.all("method")):
-            method = reg.get("method", name)()
-            why_not = method.applies_to(self.spec)
-            if not why_not:
-                fastest = min(self.seconds(method, point) for point in method.space(self.spec).grid(2) or [{}])
-                if fastest > self.budget_s:
-                    why_not = (f"its fastest setting needs about {fastest:.0f} s per episode here, over the "
-                               f"{self.budget_s:.0f} s episode budget (raise --episode-budget)")
-            if why_not and wanted:
-                raise AcfError(f"method {name} does not apply to {self.model_name}: {why_not}")
-            if not why_not:
-                methods[name] = method
-        if not methods:
-            raise AcfError(f"no compression method applies to {self.model_name}")
-        return methods
-
-    def _evaluators(self, reg: Registry, names: list[str], options: dict[str, dict[str, Any]]) -> list[Any]:
-        out = [self.task] if self.task else []
-        for text in dict.fromkeys(names):
-            name, own = split_task(text, options)
-            if self.task is None or name != self.task.name:
-                out.append(reg.get("evaluator", name)(**own))
-        unknown = set(options) - {ev.name for ev in out}
-        if unknown:
-            raise AcfError(f"options given for evaluator(s) not in this run: {', '.join(sorted(unknown))}")
-        return out
-
-    def _check_memory_for_base(self) -> None:
-        dtype = self.dtype if self.dtype != "auto" else ("float32" if self.device == "cpu" else self.spec.dtype)
-        need, free = self.spec.memory_bytes[dtype], free_memory_bytes(self.device)
-        if need > free * MEMORY_HEADROOM:
-            raise InfeasibleError(
-                f"{self.model_name} needs about {need / 2**30:.1f} GiB to load on {self.device}, "
-                f"but only {free / 2**30:.1f} GiB is free",
-                hint="use a smaller model or a machine with more memory",
-            )
-
     # ------------------------------------------------------------------ strategies
     def validate(self, strategy: Strategy) -> Strategy:
         return validate_strategy(strategy, self.methods, self.spec)
 
     def seconds(self, method: Any, params: dict[str, Any]) -> float:
-        seconds = method.estimate(self.spec, params).seconds
-        return seconds / GPU_SPEEDUP if self.device.startswith("cuda") else seconds
+        return self.preflight.seconds(method, params)
 
     def over_budget(self, strategy: Strategy) -> str | None:
         """Why a strategy's estimated compression time exceeds the episode budget, or None."""
-        total = sum(self.seconds(self.methods[s.method], s.params) for s in strategy.steps)
-        if total > self.budget_s:
-            return f"estimated {total:.0f} s of compression, over the {self.budget_s:.0f} s episode budget"
-        return None
+        return self.preflight.over_budget(strategy, self.methods)
 
     def refuse(self, strategy: Strategy) -> str | None:
         """Why a valid strategy should not cost an episode (over the budget), or None; invalid ones pass."""
@@ -191,7 +138,7 @@ class Session:
     def apply(self, strategy: Strategy) -> Any:
         """A compressed copy of the base model: pre-flight, then every step in order. What the steps record is
         in `ctx.records` afterwards."""
-        self._preflight(strategy)
+        self.preflight.check(strategy, self.methods, self.base_model)
         self.ctx.records = Records()
         model = copy.deepcopy(self.base_model)
         for step in strategy.steps:
@@ -200,21 +147,6 @@ class Session:
             self.ctx.records.objects.setdefault("methods", []).append(self.methods[step.method])
             model = self.methods[step.method].apply(model, step.params, self.ctx)
         return model
-
-    def _preflight(self, strategy: Strategy) -> None:
-        estimates = [self.methods[s.method].estimate(self.spec, s.params) for s in strategy.steps]
-        need = model_bytes(self.base_model) + max(e.peak_memory_bytes for e in estimates)
-        free = free_memory_bytes(self.device)
-        if need > free * MEMORY_HEADROOM:
-            raise PreflightRefused(f"pre-flight: needs about {need / 2**30:.2f} GiB on {self.device}, "
-                                   f"{free / 2**30:.2f} GiB free")
-        over = self.over_budget(strategy)
-        if over:
-            raise PreflightRefused(f"pre-flight: {over}")
-        disk, free_disk = sum(e.disk_bytes for e in estimates), free_disk_bytes(self.work_dir)
-        if disk > free_disk:
-            raise PreflightRefused(f"pre-flight: needs about {disk / 2**30:.2f} GiB of disk, "
-                                   f"{free_disk / 2**30:.2f} GiB free")
 
     # ------------------------------------------------------------------ measuring
     @functools.cached_property
@@ -247,27 +179,37 @@ class Session:
         return self.cache.key(**identity, evaluator=evaluator.name, evaluator_version=evaluator.version,
                               fidelity=fidelity, config=evaluator.config(), **where, version=CACHE_VERSION)
 
+    def _cached(self, key: str) -> dict[str, Measurement] | None:
+        hit = self.cache.get(key)
+        cached = {k: Measurement.model_validate(v) for k, v in (hit or {}).items()}
+        return cached if hit is not None and all(all_finite(m) for m in cached.values()) else None
+
     def measure(self, strategy: Strategy | None, *, evaluators: list[Any] | None = None,
-                fidelity: dict[str, str] | None = None) -> tuple[dict[str, Measurement], bool, list[dict[str, Any]]]:
+                fidelity: dict[str, str] | None = None,
+                screen: Screen | None = None) -> tuple[dict[str, Measurement], bool, list[dict[str, Any]]]:
         """Every evaluator's measurements of the base model (None) or a strategy, from the cache where it has them.
 
         Returns the measurements, whether all came from the cache, and what the steps recorded.
-        `evaluators`/`fidelity` override the session's.
+        `evaluators`/`fidelity` override the session's. Accuracy and size are measured before any cost is timed;
+        each cost is predicted first (`acf.costs`, recorded as `Measurement.predicted`), and `screen(measured,
+        predicted)` — the search's — may answer that the candidate is dominated even at its best case: its
+        costs are then timed at the `quick` fidelity (one repeat).
         """
         identity = self.identity(strategy)
         fidelity = {**self.fidelity, **(fidelity or {})}
+        # accuracy and size (deterministic) before the timings, which the screen may shorten
+        order = sorted(evaluators or self.evaluators, key=lambda ev: not ev.deterministic)
         results: dict[str, Measurement] = {}
         missing = []
-        for ev in evaluators or self.evaluators:
-            key = self.cache_key(identity, ev, fidelity[ev.name])
-            hit = self.cache.get(key)
-            cached = {k: Measurement.model_validate(v) for k, v in (hit or {}).items()}
-            if hit is not None and all(all_finite(m) for m in cached.values()):
-                results.update(cached)
+        for ev in order:
+            cached = self._cached(self.cache_key(identity, ev, fidelity[ev.name]))
+            if cached is None:
+                missing.append(ev)
             else:
-                missing.append((ev, key))
+                results.update(cached)
         steps_key = self.cache.key(**identity, records="steps", version=CACHE_VERSION)
         if not missing:
+            self._note_baseline(strategy, results)
             return results, True, self.cache.get(steps_key) or []
         if strategy is None:
             self.ctx.records = Records()
@@ -276,18 +218,56 @@ class Session:
             model = self.apply(strategy)
             self.cache.put(steps_key, self.ctx.records.steps)
         try:
-            for ev, key in missing:
-                self.progress.phase(f"evaluating {ev.name}")
-                measured = self.ctx.note_scoring(ev.evaluate(model, self.ctx, fidelity[ev.name]))
-                broken = [f"{k} = {v.value}" for k, v in measured.items() if not all_finite(v)]
-                if broken:  # never cached, never scored: the episode fails with the reason
-                    what = "the uncompressed model" if strategy is None else "the candidate"
-                    raise NonFiniteOutputError(f"non-finite model output: {what} gives {', '.join(broken)}")
-                self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
-                results.update(measured)
+            self._measure_missing(strategy, model, identity, missing, fidelity, results, screen)
         finally:
             self.ctx.close_deployment()
+        self._note_baseline(strategy, results)
         return results, False, list(self.ctx.records.steps)
+
+    def _measure_missing(self, strategy: Strategy | None, model: Any, identity: dict[str, Any], missing: list[Any],
+                         fidelity: dict[str, str], results: dict[str, Measurement], screen: Screen | None) -> None:
+        predicted = raw = None
+        for ev in missing:
+            if not ev.deterministic and predicted is None:  # the first timing: predict every cost, maybe screen
+                predicted, raw = self._predict(strategy, model)
+                if screen is not None and predicted and screen(results, predicted):
+                    fidelity.update({e.name: QUICK for e in missing if not e.deterministic and QUICK in e.fidelities})
+            key = self.cache_key(identity, ev, fidelity[ev.name])
+            cached = self._cached(key)
+            if cached is not None:
+                results.update(cached)
+                continue
+            self.progress.phase(f"evaluating {ev.name}")
+            measured = self.ctx.note_scoring(ev.evaluate(model, self.ctx, fidelity[ev.name]))
+            broken = [f"{k} = {v.value}" for k, v in measured.items() if not all_finite(v)]
+            if broken:  # never cached, never scored: the episode fails with the reason
+                what = "the uncompressed model" if strategy is None else "the candidate"
+                raise NonFiniteOutputError(f"non-finite model output: {what} gives {', '.join(broken)}")
+            if predicted:
+                measured = with_predictions(measured, predicted)
+                deployed = self.ctx.deployment(model)
+                self.costs.learn(deployed.runtime, deployed.format, raw, measured)
+            self.cache.put(key, {k: v.model_dump() for k, v in measured.items()})
+            results.update(measured)
+
+    def _predict(self, strategy: Strategy | None, model: Any) -> tuple[dict[str, float], dict[str, float]]:
+        """Each cost of the candidate as predicted from the bytes and parameters its runtime runs (none for the
+        baseline, which is the reference, or when the runtime cannot say what it reads)."""
+        if strategy is None or not self.costs.baseline:
+            return {}, {}
+        deployed = self.ctx.deployment(model)
+        weight = deployed.weight_bytes()
+        if weight is None:
+            return {}, {}
+        if not self.costs.base_bytes:
+            self.costs.base_bytes = model_bytes(self.base_model)
+            self.costs.base_params = logical_params(self.base_model, {})
+        return self.costs.predict(deployed.runtime, deployed.format, weight,
+                                  logical_params(model, self.ctx.tensor_formats))
+
+    def _note_baseline(self, strategy: Strategy | None, results: dict[str, Measurement]) -> None:
+        if strategy is None:
+            self.costs.set_baseline(results)
 
     def release(self) -> None:
         """Free what the last candidate left behind (memory of deep copies, the CUDA allocator's cache)."""

@@ -22,6 +22,7 @@ import pytest
 
 from acf.cli import main
 from acf.context import Context
+from acf.models.artifact import ArtifactStore
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
 from acf.plugins.manager import register_plugin, registry, unregister_plugin
@@ -89,14 +90,15 @@ def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None, 
     """A `Context` for calling a method or evaluator directly on the model in `folder`, as a run would.
 
     `task` (an evaluator instance, e.g. `GSM8K(data_path=...)`) supplies calibration text; `teacher` the
-    uncompressed model for distillation; cost is measured on `runtime` (`deploy_on`). The tokenizer is
-    loaded once.
+    uncompressed model for distillation; cost is measured on `runtime` (`deploy_on`); checkpoints are written to
+    the artifact store of `ACF_CACHE_DIR`. The tokenizer is loaded once.
     """
     folder = Path(folder)
     spec = infer_spec(json.loads((folder / "config.json").read_text()), source=folder.name, path=str(folder))
     tokenizer = load_tokenizer(folder)
     ctx = Context(spec=spec, load_tokenizer=lambda: tokenizer,
-                  load_teacher=(lambda: teacher) if teacher is not None else None, deploy=deploy_on(runtime))
+                  load_teacher=(lambda: teacher) if teacher is not None else None, deploy=deploy_on(runtime),
+                  artifacts=ArtifactStore())
     if task is not None:
         ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
     return ctx

@@ -13,6 +13,8 @@ _EXPORTS = {
     "Z95": "acf.measurement", "mean": "acf.measurement", "median": "acf.measurement",
     "proportion": "acf.measurement", "percentile": "acf.measurement", "bootstrap_interval": "acf.measurement",
     "wilson_interval": "acf.measurement", "mean_interval": "acf.measurement", "best_index": "acf.measurement",
+    # the fidelity of a cost timed once (a candidate dominated on accuracy even at its best case)
+    "QUICK": "acf.measurement",
     # files: atomic JSON, where acf keeps its cache
     "atomic_write_json": "acf.rundir.files", "read_json": "acf.rundir.files", "cache_dir": "acf.rundir.files",
     # model structure: the adapters of each model family, compressible layers, sizes
@@ -20,12 +22,14 @@ _EXPORTS = {
     "unsupported_family": "acf.models.families",
     "compressible_linears": "acf.models.families", "model_bytes": "acf.machine",
     "stored_bits": "acf.models.formats",
+    # checkpoints on disk: bytes of tensor data, the Hugging Face writer
+    "tensor_bytes": "acf.models.artifact", "content_hash": "acf.models.artifact",
     # backends and output
     "import_backend": "acf.plugins.backends", "quiet_progress_bars": "acf.models.loading",
     # searchers: the Pareto order and the identity of a point
     "dominates": "acf.search.frontier", "point_key": "acf.search.proposals", "normal_point": "acf.search.proposals",
     # reports and exports
-    "write_report": "acf.report", "save_candidate": "acf.models.export",
+    "write_report": "acf.report", "save_candidate": "acf.models.artifact",
 }
 
 __all__ = list(_EXPORTS)

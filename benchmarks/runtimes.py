@@ -6,8 +6,10 @@ Run: python benchmarks/runtimes.py [--model smollm2-135m] [--prompt-len 128] [--
 
 Every row is measured afresh (an empty evaluation cache). Rows: fp32 and bf16 (hf, native), bitsandbytes int8 and nf4 (hf, native where bitsandbytes runs), GGUF Q8_0 /
 Q4_K_M / Q3_K_M (llama.cpp, native), GPTQ W4 g64 and RTN W4 g64 (no runtime here runs them: hf, simulated).
-`size_mb` is the size evaluator's count from the recorded formats; `file_mb` the GGUF file's bytes where there
-is one. The ratio column is decode tokens/s against fp32's, measured in the same run.
+`size_mb` is the size evaluator's: the bytes of the candidate's checkpoint on disk (its Hugging Face folder's
+weights and configuration, or its GGUF file); `size_check` says whether the size computed from the recorded
+formats agrees with the checkpoint's tensors within 2% (else the evaluator's note). The ratio columns are against
+fp32's, measured in the same run.
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ def measure(model: str, dtype: str, steps, args) -> dict:
                       episode_budget_s=3600, cache=EvalCache(Path(tempfile.mkdtemp(prefix="acf-runtimes-"))))
     costs = [ev for ev in session.evaluators if ev.name != "gsm8k"]
     strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps])) if steps else None
-    measured, _, records = session.measure(strategy, evaluators=costs)
-    latency = measured["latency_ms"]
-    file_mb = next((s["file_mb"] for s in records if "file_mb" in s), None)
+    measured, _, _ = session.measure(strategy, evaluators=costs)
+    latency, size = measured["latency_ms"], measured["size_mb"]
     return {"format": latency.format, "runtime": latency.runtime, "simulated": latency.simulated,
             "prefill_tps": args.prompt_len / (latency.value / 1000), "decode_tps": measured["decode_tps"].value,
-            "peak_mb": measured["peak_memory_mb"].value, "size_mb": measured["size_mb"].value, "file_mb": file_mb}
+            "peak_mb": measured["peak_memory_mb"].value, "size_mb": size.value,
+            "size_check": "; ".join(size.notes) or "within 2%"}
 
 
 def main(argv=None) -> int:
@@ -74,16 +76,15 @@ def main(argv=None) -> int:
             rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
     base = next(r for r in rows if r["name"] == "fp32")
     print("| row | format | runtime | simulated | prefill tok/s | decode tok/s | decode vs fp32 | peak MB | "
-          "peak vs fp32 | size MB | file MB |")
+          "peak vs fp32 | size MB | size check |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
             print(f"| {r['name']} | - | - | - | - | - | - | - | - | - | {r['error']} |")
             continue
-        file_mb = f"{r['file_mb']:.1f}" if r["file_mb"] else "-"
         print(f"| {r['name']} | {r['format']} | {r['runtime']} | {'yes' if r['simulated'] else 'no'} | "
               f"{r['prefill_tps']:.0f} | {r['decode_tps']:.1f} | {r['decode_tps'] / base['decode_tps']:.2f}× | "
-              f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%} | {r['size_mb']:.1f} | {file_mb} |")
+              f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%} | {r['size_mb']:.1f} | {r['size_check']} |")
     import torch
 
     print(f"\n{args.model}, batch 1, {args.prompt_len}-token prompt, {args.new_tokens} new tokens, median of "

@@ -47,7 +47,11 @@ def test_compress_end_to_end(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
         m = c.measurements["gsm8k_loglik"]
         assert m.n == 12 and m.low <= m.value <= m.high
         assert {"latency_ms", "decode_tps", "peak_memory_mb", "bits_per_weight"} <= set(c.measurements)
-        assert c.value("size_mb") < result.baseline["size_mb"].value
+        quantized = any(step.method == "rtn" for step in c.strategy.steps)
+        if quantized:  # packed on disk
+            assert c.value("size_mb") < result.baseline["size_mb"].value / 2
+        else:  # masked weights are stored dense: the checkpoint is the baseline's size
+            assert c.value("size_mb") == pytest.approx(result.baseline["size_mb"].value, rel=1e-3)
     assert result.frontier.candidates and result.recommended is not None
     final = json.loads((d / "final_results.json").read_text())
     assert final["recommended"]["id"] == result.recommended.id
@@ -298,8 +302,10 @@ def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model
 
 
 def test_the_reshaped_package_finds_the_same_frontier_for_the_same_seed(tmp_path):
-    """tests/data/golden_frontier.json was recorded by acf before the package was reshaped into layers (#10):
-    the same strategies in the same order, the same measurements and the same frontier."""
+    """tests/data/golden_frontier.json was recorded by acf before the package was reshaped into layers (#10), and
+    recorded again (same strategies, same frontier) when `size_mb` became the checkpoint's bytes on disk and RTN's
+    scales float16 (#12): the same seed gives the same strategies in the same order, the same measurements and
+    the same frontier."""
     from pathlib import Path
 
     from acf.testing import build_tiny_model, write_gsm8k

@@ -42,12 +42,13 @@ def test_rtn_records_effective_bits_and_size(acf_tiny_model):
     formats = ctx.tensor_formats
     linear = dict(model.named_modules())["model.layers.0.mlp.down_proj"]
     fmt = formats["model.layers.0.mlp.down_proj.weight"]
-    assert fmt.effective_bits(linear.in_features) == pytest.approx(4 + (16 + 8) / 32)
+    # a float16 scale and a zero point packed at 4 bits per group of 32
+    assert fmt.effective_bits(linear.in_features) == pytest.approx(4 + (16 + 4) / 32)
     bits, _ = model_size_bits(model, formats)
     quantized = sum(m.weight.numel() for n, m in model.named_modules() if f"{n}.weight" in formats)
     embed = model.get_input_embeddings().weight.numel()
     norms = count - quantized - embed
-    assert bits == pytest.approx(quantized * (4 + 24 / 32) + (embed + norms) * 32)
+    assert bits == pytest.approx(quantized * (4 + 20 / 32) + (embed + norms) * 32)
     ids = torch.tensor([[1, 5, 9, 12]])
     assert model.generate(ids, max_new_tokens=4, do_sample=False).shape[1] == 8
 
@@ -73,12 +74,34 @@ def test_magnitude_keeps_the_largest_weights():
     assert w.data.tolist() == [[0.0, -3.0, 0.0, 4.0], [0.0, 0.0, 2.0, -1.0]]
 
 
-def test_sparse_size_uses_bitmask_only_when_smaller(acf_tiny_model):
-    model = load_model(acf_tiny_model)
-    dense_bits, _ = model_size_bits(model, {})
-    MagnitudePruning().apply(model, {"sparsity": 0.5, "scope": "layer"}, model_context(acf_tiny_model))
-    sparse_bits, _ = model_size_bits(model, {})
-    pruned = sum(m.weight.numel() for n, m in model.named_modules()
-                 if isinstance(m, torch.nn.Linear) and m is not model.get_output_embeddings())
-    # each pruned matrix: 1 bit per element + 32 bits per surviving weight instead of 32 bits per element
-    assert dense_bits - sparse_bits == pytest.approx(pruned * (32 - 1 - 16), rel=1e-3)
+def test_masked_weights_are_stored_dense(acf_tiny_model):
+    """compressed-tensors 0.19 has no sparse layout: a pruned model's checkpoint is as big as the dense one's."""
+    from acf_plugins_builtin.evaluators.size import Size
+
+    model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
+    dense = Size().evaluate(model, ctx, "full")["size_mb"]
+    ctx.records.begin_step("magnitude")
+    MagnitudePruning().apply(model, {"sparsity": 0.5, "scope": "layer"}, ctx)
+    sparse = Size().evaluate(model, ctx, "full")["size_mb"]
+    assert sparse.value == pytest.approx(dense.value, rel=1e-4) and not sparse.notes
+    assert model_size_bits(model, {})[0] == model_size_bits(load_model(acf_tiny_model), {})[0]
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+@pytest.mark.parametrize("group_size", [32, -1])
+def test_rtn_checkpoint_is_packed_and_reloads_with_the_same_outputs(acf_tiny_model, tmp_path, symmetric, group_size):
+    from acf.models.export import check_reload
+    from acf_plugins_builtin.evaluators.size import Size
+
+    model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
+    dense = Size().evaluate(model, ctx, "full")["size_mb"].value
+    ctx.records.begin_step("rtn")
+    ctx.records.objects["methods"] = [RoundToNearest()]
+    RoundToNearest().apply(model, {"bits": 3, "group_size": group_size, "symmetric": symmetric}, ctx)
+    size = Size().evaluate(model, ctx, "full")
+    folder = ctx.artifact(model)
+    config = __import__("json").loads((folder / "config.json").read_text())["quantization_config"]
+    assert config["format"] == "pack-quantized"
+    assert config["config_groups"]["group_0"]["weights"]["num_bits"] == 3
+    assert size["size_mb"].value < dense / 2 and not size["size_mb"].notes  # within 2% of the computed size
+    check_reload(model, ctx.tokenizer, folder, atol=1e-5, rtol=0)

@@ -69,7 +69,7 @@ def test_awq_runs_on_cpu_and_records_asymmetric_format(setup):
     base, ctx = setup
     model = AWQ().apply(copy.deepcopy(base), {"bits": 4, "group_size": 64, "symmetric": False, **CALIB}, ctx)
     fmt = ctx.tensor_formats["model.layers.0.mlp.down_proj.weight"]
-    assert (fmt.bits, fmt.group_size, fmt.zero_bits) == (4, 64, 8)
+    assert (fmt.bits, fmt.group_size, fmt.zero_bits, fmt.scale_bits) == (4, 64, 4, 32)  # packed zero points, fp32 scales
     assert output_error(model, base, ctx) > 0
 
 

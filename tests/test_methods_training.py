@@ -93,7 +93,8 @@ def test_qlora_trains_on_a_4bit_base_and_exports(acf_tiny_model, gsm8k_file, tmp
     by_pipeline = {c.strategy.pipeline: c for c in result.candidates}
     candidate, base = by_pipeline[("nf4", "qlora")], by_pipeline[("nf4",)]
     assert candidate.status == "ok", candidate.reason
-    assert candidate.value("size_mb") == pytest.approx(base.value("size_mb"))  # still 4-bit after the merge
+    # still 4-bit after the merge (the same tensors on disk; the config may differ by a byte)
+    assert candidate.value("size_mb") == pytest.approx(base.value("size_mb"), rel=1e-4)
     assert candidate.value("gsm8k_loglik") != base.value("gsm8k_loglik")  # the adapters changed the model
     code, _, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(tmp_path / "out"), "-q"])
     assert code == 0, err

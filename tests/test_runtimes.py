@@ -36,10 +36,10 @@ def test_formats_name_what_the_steps_recorded_and_what_the_weights_hold(acf_tiny
     model = session.apply(session.validate(RTN4))
     assert candidate_format(model, session.ctx.tensor_formats) == "pack-quantized-w4"
     model = session.apply(session.validate(SPARSE))
-    assert candidate_format(model, session.ctx.tensor_formats) == "dense-float32+sparse-bitmask"
+    assert candidate_format(model, session.ctx.tensor_formats) == "dense-float32"  # masked weights are stored dense
 
 
-def test_hf_measures_dense_natively_and_marks_simulated_quantization_and_masks(acf_tiny_model, gsm8k_file, tmp_path):
+def test_hf_measures_dense_and_masked_natively_and_marks_simulated_quantization(acf_tiny_model, gsm8k_file, tmp_path):
     session = session_for(acf_tiny_model, gsm8k_file, tmp_path)
     base, _, _ = session.measure(None)
     rtn, _, _ = session.measure(session.validate(RTN4))
@@ -47,7 +47,8 @@ def test_hf_measures_dense_natively_and_marks_simulated_quantization_and_masks(a
     for name in COSTS:
         assert (base[name].runtime, base[name].format, base[name].simulated) == ("hf", "dense-float32", False)
         assert (rtn[name].runtime, rtn[name].format, rtn[name].simulated) == ("hf", "pack-quantized-w4", True)
-        assert sparse[name].simulated and sparse[name].format == "dense-float32+sparse-bitmask"
+        # a masked model is deployed as the dense model it is stored as: its cost is that model's, measured natively
+        assert not sparse[name].simulated and sparse[name].format == "dense-float32"
         assert "(simulated on hf: pack-quantized-w4)" in rtn[name].caveats()
         assert "simulated" not in base[name].caveats()
     assert not rtn["gsm8k_loglik"].simulated and rtn["gsm8k_loglik"].runtime is None  # accuracy is not a cost

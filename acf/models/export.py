@@ -21,9 +21,9 @@ class ExportError(AcfError):
 def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: RunConfig) -> Path:
     """Rebuild `candidate` on `session` (the run's settings: same calibration data, same seed) and save it to `out`.
 
-    Saved with `save_pretrained` unless a step's method writes it itself (compressed-tensors for llm-compressor
-    results), given a model card, and reloaded with `AutoModelForCausalLM.from_pretrained` to check that it
-    gives the same logits.
+    The candidate's Hugging Face folder (`Context.artifact`: written once per content, by `save_pretrained` unless
+    a step's method writes it itself — compressed-tensors for quantized results) is copied, given a model card,
+    and reloaded with `AutoModelForCausalLM.from_pretrained` to check that it gives the same logits.
     """
     strategy = session.validate(candidate.strategy)
     session.progress.phase(f"rebuilding {candidate.id}: {strategy.describe()}")
@@ -33,8 +33,7 @@ def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        save_candidate(model, staging, session.ctx)
-        tokenizer.save_pretrained(staging)
+        shutil.copytree(session.ctx.artifact(model, "hf"), staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
         (staging / "README.md").write_text(model_card(config, candidate, session.spec.hub_id or config.model))
         (staging / "acf_candidate.json").write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
         check_reload(model, tokenizer, staging, prepare=lambda m: [method.prepare_reloaded(m) for method in methods])
@@ -44,19 +43,6 @@ def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
-
-
-def save_candidate(model: Any, folder: Path, ctx: Any) -> Path:
-    """Write the candidate being measured as a Hugging Face folder: the last of its steps' methods that writes it
-    itself does (compressed-tensors for llm-compressor results), else `save_pretrained`. The tokenizer is not
-    written."""
-    # llm-compressor's save re-reads the config at `_name_or_path`; point it at the folder being written, whose
-    # config is the compressed model's own (layers dropped, channels removed), not the base model's.
-    model.config._name_or_path = str(folder)
-    with quiet_progress_bars():
-        if not any(method.save(model, folder, ctx) for method in reversed(ctx.records.objects.get("methods", []))):
-            model.save_pretrained(folder)
-    return folder
 
 
 PROBES = ["Question: Tom has 3 apples and buys 5 more. How many apples does he have?\nAnswer:",

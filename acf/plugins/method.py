@@ -30,6 +30,8 @@ class Resources(BaseModel):
     peak_memory_bytes: int = 0
     disk_bytes: int = 0
     seconds: float = 0.0
+    # What the numbers are made of, shown when the pre-flight check refuses (e.g. a per-layer database's size).
+    note: str = ""
 
 
 class Method:
@@ -60,6 +62,8 @@ class Method:
     backends: ClassVar[tuple[str, ...]] = ()
     # True when no other step of the same stage may share a pipeline with it (two weight quantizers).
     exclusive_stage: ClassVar[bool] = False
+    # False for a method a run uses only when it is named (`--method`): one that builds a large database first.
+    in_default_runs: ClassVar[bool] = True
 
     def applies_to(self, spec: ModelSpec) -> str | None:
         """Why this method cannot be used on the model, or None when it can."""
@@ -72,6 +76,18 @@ class Method:
     def may_follow(self, previous: tuple[str, ...]) -> str | None:
         """Why this method cannot come after `previous` steps (beyond the stage order), or None."""
         return None
+
+    def lowest(self, spec: ModelSpec, metric: str) -> float | None:
+        """The lowest value of a size metric (`effective_bits`, …) any setting of this method reaches on the
+        model, or None when it does not say: a run whose every method says, and none reaches a constraint's
+        bound, is refused at validation."""
+        return None
+
+    def suggest(self, model: Any, ctx: Context, budgets: dict[str, float]) -> list[dict[str, Any]]:
+        """Parameter sets a run tries first, worked out from the model itself (a per-layer allocation from a
+        sensitivity prior, say) at the run's budgets (`budgets`: metric → the upper bound an absolute `<=`
+        constraint sets). Called once per run, after the baseline; the default suggests nothing."""
+        return []
 
     def estimate(self, spec: ModelSpec, params: dict[str, Any]) -> Resources:
         """Resources the step needs beyond holding the model; the pre-flight check adds the model copies."""

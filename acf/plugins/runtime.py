@@ -48,6 +48,10 @@ class Deployment:
         string (the stop string's tokens may be included: callers cut the text)."""
         raise NotImplementedError
 
+    def weight_bytes(self) -> int | None:
+        """Bytes of weights the runtime reads to produce a token (what cost predictions scale with), or None."""
+        return None
+
     def close(self) -> None:
         """Free what the deployment holds (a server process, a loaded file)."""
 

@@ -30,6 +30,7 @@ FINAL = "final_results.json"
 STRATEGY = "strategy.json"
 RESULT = "result.json"
 ERROR = "error.txt"
+SUGGESTIONS = "suggestions.json"
 EPISODE_DIR = re.compile(r"^episode_(\d{3,})$")
 
 
@@ -109,6 +110,15 @@ class RunStore:
         return self.dir / FINAL
 
     # ------------------------------------------------------------------ episodes
+    def write_suggestions(self, strategies: list[dict[str, Any]]) -> None:
+        atomic_write_json(self.dir / SUGGESTIONS, strategies)
+
+    def read_suggestions(self) -> list[dict[str, Any]] | None:
+        """The strategies the methods suggested when the run began (None before that): a resumed run tries the
+        same ones, without working them out again."""
+        path = self.dir / SUGGESTIONS
+        return read_json(path) if path.is_file() else None
+
     def episode_dir(self, episode: int) -> Path:
         return self.dir / f"episode_{episode:03d}"
 

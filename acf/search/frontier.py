@@ -86,6 +86,26 @@ def build_frontier(candidates: list[Candidate], objectives: list[Metric], baseli
     return frontier
 
 
+# How far a predicted cost may be from what a runtime then measures, for `dominated_at_best`.
+PREDICTION_BAND = 0.25
+
+
+def dominated_at_best(frontier: Frontier, measured: dict[str, Measurement], predicted: dict[str, float]) -> bool:
+    """True when a frontier member dominates a candidate even at its best case: every measured objective at the
+    favourable end of its interval, every predicted cost `PREDICTION_BAND` better than predicted. False when an
+    objective is neither measured nor predicted (then nothing is known)."""
+    best = []
+    for m in frontier.objectives:
+        if m.name in measured:
+            value = measured[m.name].high if m.direction == "max" else measured[m.name].low
+        elif m.name in predicted:
+            value = predicted[m.name] * (1 + PREDICTION_BAND if m.direction == "max" else 1 - PREDICTION_BAND)
+        else:
+            return False
+        best.append(gain(m, value, frontier.baseline[m.name].value))
+    return any(dominates(frontier.gains(c), best) for c in frontier.candidates)
+
+
 def _recommend(frontier: Frontier, ok: list[Candidate]) -> None:
     feasible = [c for c in ok if c.feasible]
     if feasible:

@@ -18,14 +18,15 @@ from acf.rundir.config import DEFAULT_COST_EVALUATORS, RunConfig
 from acf.rundir.results import EpisodeCounts, EpisodeResult, FinalResults
 from acf.rundir.store import RunStore
 from acf.search.deadline import deadline, describe_failure
-from acf.search.frontier import Frontier, build_frontier
+from acf.search.frontier import Frontier, build_frontier, dominated_at_best
 from acf.search.objectives import Constraint, Metric, check_constraints, gain
 from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strategy_space, strategy_to_point
 from acf.search.promotion import promote
 from acf.search.proposals import Proposer, normal_point
 from acf.search.reward import reward
-from acf.search.strategy import Strategy
-from acf.session import PreflightRefused, Session
+from acf.search.strategy import Step, Strategy
+from acf.preflight import PreflightRefused
+from acf.session import Session
 
 
 class Search:
@@ -56,7 +57,8 @@ class Search:
             raise AcfError(f"unknown objective(s) {', '.join(unknown)}; metrics in this run: {', '.join(sorted(metrics))}")
         self.objectives = [metrics[n] for n in dict.fromkeys(names)]
         self.constraints = [Constraint.parse(c) for c in config.constraints]
-        check_constraints(self.constraints, metrics)
+        lowest = {c.metric: {n: m.lowest(s.spec, c.metric) for n, m in s.methods.items()} for c in self.constraints}
+        check_constraints(self.constraints, metrics, lowest)
         unknown_w = [k for k in config.weights if k not in metrics]
         if unknown_w:
             raise AcfError(f"--weight names unknown metric(s) {', '.join(unknown_w)}")
@@ -92,6 +94,31 @@ class Search:
             raise StrategyError(f"--strategy {number} has {len(strategy.steps)} steps, more than --max-steps {self.config.max_steps}")
         return normal_point(strategy_to_point(strategy))
 
+    def _suggestions(self) -> list[dict[str, Any]]:
+        """What the run's methods suggest from the model itself (`Method.suggest`: a per-layer allocation at the
+        run's `effective_bits` budget, say), tried after the user's `--strategy`s; worked out once and kept in the
+        run directory, so a resumed run proposes the same."""
+        s = self.session
+        stored = self.store.read_suggestions()
+        if stored is None:
+            budgets = {c.metric: c.threshold(None) for c in self.constraints if c.op in ("<=", "<") and not c.relative}
+            stored = []
+            for name, method in s.methods.items():
+                try:
+                    suggested = method.suggest(s.base_model, s.ctx, budgets)
+                except Exception as exc:  # a method that cannot suggest here (too little text, say): the run goes on
+                    self.progress.log(f"{name} suggested nothing: {describe_failure(exc)}")
+                    continue
+                stored += [Strategy(steps=[Step(method=name, params=p)]).model_dump(mode="json") for p in suggested]
+            self.store.write_suggestions(stored)
+        points = []
+        for raw in stored:
+            try:
+                points.append(normal_point(strategy_to_point(s.validate(Strategy.model_validate(raw)))))
+            except StrategyError as exc:  # a suggestion the space no longer takes: said, not fatal
+                self.progress.log(f"suggestion skipped: {exc}")
+        return points
+
     # ------------------------------------------------------------------ the loop
     def execute(self) -> Frontier:
         self.store.create()
@@ -115,7 +142,8 @@ class Search:
             self.progress.episode(0, "baseline")
             self.baseline, _, _ = s.measure(None)
             self.store.write_baseline(self.baseline)
-            proposer = Proposer(self.searcher, lambda point: s.refuse(point_to_strategy(point)), given=self.given)
+            given = self.given + self._suggestions()
+            proposer = Proposer(self.searcher, lambda point: s.refuse(point_to_strategy(point)), given=given)
             self._replay(proposer)
             for episode in range(len(self.candidates) + 1, cfg.episodes + 1):
                 point = proposer.ask()
@@ -166,7 +194,7 @@ class Search:
             strategy = s.validate(strategy)
             fields["strategy"] = strategy
             with deadline(self.config.episode_timeout_s), GpuMemoryMonitor(s.device) as gpu:
-                measurements, cached, steps = s.measure(strategy)
+                measurements, cached, steps = s.measure(strategy, screen=self._dominated)
             fields.update(gpu_memory_peak_mb=gpu.peak_mb, steps=steps)
             missing = [m.name for m in self.objectives if m.name not in measurements]
             if missing:
@@ -188,6 +216,10 @@ class Search:
         self.store.write_frontier(self.frontier())
         self.progress.log(_summary_line(candidate, self.objectives))
         return candidate
+
+    def _dominated(self, measured: dict[str, Measurement], predicted: dict[str, float]) -> bool:
+        """Whether the candidate's costs need only a quick timing: a frontier member beats it even at its best."""
+        return dominated_at_best(self.frontier(), measured, predicted)
 
     def _score(self, c: EpisodeResult) -> None:
         c.losses = [-gain(m, c.value(m.name), self.baseline[m.name].value) for m in self.objectives]

@@ -105,11 +105,20 @@ class Constraint(BaseModel):
 
 
 def check_constraints(
-    constraints: list[Constraint], known_metrics: dict[str, Metric]
+    constraints: list[Constraint], known_metrics: dict[str, Metric], lowest: dict[str, dict[str, float | None]] | None = None
 ) -> None:
+    """Every constraint names a metric of the run; an upper bound (`<=`, `<`, no baseline) on a metric whose lowest
+    reachable value every method states (`lowest`: metric → method → value or None) must be reachable by one."""
     for c in constraints:
         if c.metric not in known_metrics:
             raise ConstraintError(
                 f"constraint {c.text!r} names unknown metric {c.metric!r}; "
                 f"metrics in this run: {', '.join(sorted(known_metrics))}"
             )
+        reach = (lowest or {}).get(c.metric, {})
+        if c.op in ("<=", "<") and not c.relative and reach and all(v is not None for v in reach.values()):
+            best = min(reach.values())
+            if best > c.threshold(None) or (c.op == "<" and best == c.threshold(None)):
+                each = ", ".join(f"{name} {v:.4g}" for name, v in sorted(reach.items()))
+                raise ConstraintError(f"no strategy can meet {c.text!r}: the lowest {c.metric} the methods of this "
+                                      f"run reach is {best:.4g} ({each})")

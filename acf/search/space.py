@@ -191,5 +191,32 @@ class Space(BaseModel):
         unique = {tuple(sorted(p.items(), key=lambda kv: kv[0])): p for p in points}
         return list(unique.values())
 
+    def grid_size(self, levels: int = 4, cap: int = 1_000_000) -> int:
+        """How many points `grid(levels)` has, counted without keeping more than `cap` of them: `cap + 1` means
+        more than `cap` (a per-layer allocation space has ~10^100)."""
+        points: list[dict[str, Any]] = [{}]
+        for p in self.params:
+            grown: list[dict[str, Any]] = []
+            for point in points:
+                grown.extend({**point, p.name: v} for v in p.levels(levels)) if p.is_active(point) else grown.append(point)
+                if len(grown) > cap:  # the grid only grows from here
+                    return cap + 1
+            points = grown
+        return len({tuple(sorted(point.items(), key=lambda kv: kv[0])) for point in points})
+
+    def variations(self, levels: int = 2, limit: int = 4096) -> list[dict[str, Any]]:
+        """`grid(levels)` when it has at most `limit` points; else the initial point and each parameter alone at
+        each of its levels (one at a time), for spaces too large to enumerate (per-layer allocations)."""
+        if self.grid_size(levels, cap=limit) <= limit:
+            return self.grid(levels)
+        base = self.validate_values({})
+        points = {tuple(sorted(base.items())): base}
+        for p in self.params:
+            for v in p.levels(levels):
+                point = self.validate_values({**base, p.name: v}) if p.name in base else None
+                if point is not None:
+                    points[tuple(sorted(point.items()))] = point
+        return list(points.values())
+
 
 __all__ = ["Choice", "Int", "Float", "Param", "Space"]

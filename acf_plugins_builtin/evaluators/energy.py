@@ -12,7 +12,9 @@ import glob
 import os
 import re
 
-from acf import Evaluator, Measurement, Metric
+from acf import Measurement, Metric
+
+from .timing import TimingEvaluator
 
 
 # Used only when no counter is readable: the power one busy CPU core draws under a dense matmul load, a
@@ -83,9 +85,8 @@ class EnergyCounter:
         return self._read() if self._read else None
 
 
-class Energy(Evaluator):
+class Energy(TimingEvaluator):
     name = "energy"
-    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = ("joules per generated token, whole device, idle not subtracted (NVML on GPU, RAPL package zones on "
                    "CPU, else an estimate marked estimated)")
     metrics = (Metric(name="energy_j_per_token", direction="min", unit="J/token", category="energy",
@@ -100,7 +101,7 @@ class Energy(Evaluator):
         o = self.options
         deployed.generate_seconds(1, o["prompt_len"], 2, ctx.seed)  # warm-up
         per_token = []
-        for i in range(o["repeats"]):
+        for i in range(self.repeats(fidelity)):
             before = counter.read()
             seconds = deployed.generate_seconds(1, o["prompt_len"], o["new_tokens"], ctx.seed + i)
             after = counter.read()

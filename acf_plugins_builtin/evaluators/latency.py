@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from acf import Evaluator, Measurement, Metric
+from acf import Measurement, Metric
 from acf.toolkit import median, percentile
+
+from .timing import TimingEvaluator
 
 # A 95th percentile from fewer samples is one of the largest few values, not a percentile: below this many
 # repeats `latency_p95_ms` is not reported (ask for it with --eval-option latency.repeats=20).
 P95_MIN_REPEATS = 20
 
-class Latency(Evaluator):
+class Latency(TimingEvaluator):
     name = "latency"
-    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = "prefill latency (ms) and decode throughput (tokens/s), batch 1, warm-up excluded"
     metrics = (
         Metric(name="latency_ms", direction="min", unit="ms", category="latency", description="median prefill time"),
@@ -22,7 +23,7 @@ class Latency(Evaluator):
     option_defaults = {"prompt_len": 128, "new_tokens": 8, "repeats": 3, "warmup": 1}
 
     def metrics_for(self, fidelity: str) -> tuple[Metric, ...]:
-        if self.options["repeats"] >= P95_MIN_REPEATS:
+        if self.repeats(fidelity) >= P95_MIN_REPEATS:
             return self.metrics
         return tuple(m for m in self.metrics if m.name != "latency_p95_ms")
 
@@ -30,7 +31,7 @@ class Latency(Evaluator):
         o = self.options
         deployed = ctx.deployment(model)
         prefill, decode = [], []
-        for i in range(o["warmup"] + o["repeats"]):
+        for i in range(o["warmup"] + self.repeats(fidelity)):
             seconds, rate = deployed.prefill_decode(o["prompt_len"], o["new_tokens"], ctx.seed)
             if i >= o["warmup"]:
                 prefill.append(seconds * 1000)

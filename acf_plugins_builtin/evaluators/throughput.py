@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from acf import Evaluator, Measurement, Metric
+from acf import Measurement, Metric
 from acf.toolkit import median
 
+from .timing import TimingEvaluator
 
-class Throughput(Evaluator):
+
+class Throughput(TimingEvaluator):
     name = "throughput"
-    deterministic = False  # a timing/reading of this machine: reused only on the same hardware
     description = "generated tokens/s at batch sizes 1, 4 and 16 (128-token prompts, 16 new tokens each)"
     metrics = (
         Metric(name="throughput_tps", direction="max", unit="tokens/s", category="latency",
@@ -23,7 +24,7 @@ class Throughput(Evaluator):
         deployed = ctx.deployment(model)
         for batch in sizes:
             rates = []
-            for i in range(o["warmup"] + o["repeats"]):
+            for i in range(o["warmup"] + self.repeats(fidelity)):
                 seconds = deployed.generate_seconds(batch, o["prompt_len"], o["new_tokens"], ctx.seed + i)
                 if i >= o["warmup"]:
                     rates.append(batch * o["new_tokens"] / seconds)

@@ -14,10 +14,12 @@ def register_methods(register):
     from .layer_drop import LayerDrop
     from .lora import LoRA, QLoRA
     from .magnitude import MagnitudePruning
+    from .per_layer.method import PerLayer
     from .rtn import RoundToNearest
     from .sparsegpt import SparseGPT, Wanda
     from .structured import StructuredPruning
 
     for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit,
-                   AutoRoundMethod, StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA, GGUFQuant):
+                   AutoRoundMethod, StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA, GGUFQuant,
+                   PerLayer):
         register(method)

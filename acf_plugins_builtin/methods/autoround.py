@@ -66,7 +66,7 @@ class AutoRoundMethod(Method):
             quantized, _ = tuner.quantize()
         ctx.records.objects["autoround"] = tuner  # export writes through auto-round's own compressed-tensors writer
         fmt = TensorFormat(bits=params["bits"], group_size=None if params["group_size"] == -1 else params["group_size"],
-                           scale_bits=16, zero_bits=0 if params["symmetric"] else 8, format="pack-quantized")
+                           scale_bits=16, zero_bits=0 if params["symmetric"] else params["bits"], format="pack-quantized")
         for name, _ in compressible_linears(quantized):
             ctx.set_tensor_format(f"{name}.weight", fmt)
         return quantized

@@ -41,20 +41,27 @@ class GGUFQuant(Method):
                          seconds=spec.num_parameters / 2e7)
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
+        import shutil
         import tempfile
 
         from acf_plugins_builtin.runtimes.gguf_file import read_gguf_weights, write_gguf
         from acf_plugins_builtin.runtimes.llamacpp import quantize_gguf
 
         gguf_type = params["type"]
-        folder = Path(tempfile.mkdtemp(prefix="acf-gguf-"))
-        full = write_gguf(model, Path(ctx.spec.path), folder / "model-F32.gguf")
-        target = quantize_gguf(full, folder / f"model-{gguf_type}.gguf", gguf_type)
-        full.unlink()
-        stored = read_gguf_weights(model, target)
-        ctx.records.objects["gguf_path"] = target
-        for name, bits in stored.items():  # every tensor as the file stores it (llama.cpp mixes types per tensor)
-            ctx.set_tensor_format(name, TensorFormat(bits=bits, group_size=None, scale_bits=0,
-                                                     format=f"gguf-{gguf_type}"))
-        ctx.record(gguf_type=gguf_type, file_mb=target.stat().st_size / 1e6)
+        scratch = Path(tempfile.mkdtemp(prefix="acf-gguf-"))
+        try:
+            full = write_gguf(model, Path(ctx.spec.path), scratch / "model-F32.gguf")
+            target = quantize_gguf(full, scratch / f"model-{gguf_type}.gguf", gguf_type)
+            full.unlink()
+            stored = read_gguf_weights(model, target)
+            for name, bits in stored.items():  # every tensor as the file stores it (llama.cpp mixes types per tensor)
+                ctx.set_tensor_format(name, TensorFormat(bits=bits, group_size=None, scale_bits=0,
+                                                         format=f"gguf-{gguf_type}"))
+            # the file is the candidate's deliverable: kept with the other artifacts, found by ctx.checkpoint
+            kind = f"gguf-{gguf_type}"
+            ctx.artifact(model, kind, build=lambda folder: shutil.move(str(target), folder / target.name))
+            ctx.records.objects["deliverable"] = kind
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        ctx.record(gguf_type=gguf_type, file_mb=ctx.checkpoint_bytes(model)[0] / 1e6)
         return model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+from pathlib import Path
 from typing import Any
 
 from acf import Choice, Method, MissingBackendError, Resources, TensorFormat
@@ -88,16 +89,20 @@ def run_oneshot(model: Any, ctx: Any, recipe: Any, *, samples: int, seq_len: int
 
 
 def record_quantized_formats(model: Any, ctx: Any) -> None:
-    """Record each quantized Linear's stored format from the compressed-tensors scheme attached to it."""
+    """Record each quantized Linear's stored format from the compressed-tensors scheme attached to it: scales in
+    their own dtype (the model's, unless the scheme names one), asymmetric zero points packed at the weights'
+    width (as `pack-quantized` stores them)."""
     for name, module in model.named_modules():
         scheme = getattr(module, "quantization_scheme", None)
         weights = getattr(scheme, "weights", None) if scheme is not None else None
         if weights is None:
             continue
         group = weights.group_size if str(getattr(weights.strategy, "value", weights.strategy)) == "group" else None
+        scale = getattr(module, "weight_scale", None)
+        scale_bits = 8 * scale.element_size() if scale is not None else 16
         ctx.set_tensor_format(f"{name}.weight", TensorFormat(
-            bits=weights.num_bits, group_size=group, scale_bits=16, zero_bits=0 if weights.symmetric else 8,
-            format="pack-quantized",
+            bits=weights.num_bits, group_size=group, scale_bits=scale_bits,
+            zero_bits=0 if weights.symmetric else weights.num_bits, format="pack-quantized",
         ))
 
 
@@ -130,12 +135,24 @@ CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, hel
 
 
 class LLMCompressorMethod(Method):
-    backends = ("llmcompressor", "compressed-tensors")
     """A method run through llm-compressor's oneshot: calibrated, and left out when the library is missing."""
 
+    backends = ("llmcompressor", "compressed-tensors")
 
     def applies_to(self, spec):
         return llmcompressor_missing()
+
+    def save(self, model: Any, folder: Path, ctx: Any) -> bool:
+        """llm-compressor's `save_pretrained` packs the weights in place to write them; they are unpacked again
+        afterwards, so the candidate stays the model the evaluators measure."""
+        if not getattr(model.save_pretrained, "_overridden", False):
+            return False  # a later step replaced the model (bitsandbytes reloads it): not llm-compressor's to write
+        from compressed_tensors.compressors import ModelCompressor
+
+        model.save_pretrained(folder)
+        if any(getattr(m, "quantization_scheme", None) is not None for m in model.modules()):
+            ModelCompressor.from_pretrained_model(model).decompress_model(model)
+        return True
 
     def estimate(self, spec, params):
         return calibration_estimate(spec, params)

@@ -66,6 +66,11 @@ class HFDeployment(Deployment):
             sync(self.device)
         return prefilled - started, time.perf_counter() - started
 
+    def weight_bytes(self) -> int:
+        from acf.toolkit import model_bytes
+
+        return model_bytes(self.model)
+
     def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
         prefill, total = self._generate(self._prompt(1, prompt_len, seed), new_tokens)
         return prefill, new_tokens / (total - prefill)

@@ -99,25 +99,25 @@ class LlamaCppRuntime(Runtime):
         return llama_cpp_missing() or super().unavailable(device)
 
     def deploy(self, model: Any, ctx: Any, fmt: str) -> "LlamaCppDeployment":
-        path = ctx.records.objects.get("gguf_path")
-        if path is None:  # not made by the `gguf` method: write the weights as they are, at full precision
+        if fmt.startswith("gguf-"):
+            path = ctx.checkpoint(model)
+        else:  # not made by the `gguf` method: the weights as they are, at full precision (written once per content)
             from .gguf_file import write_gguf
 
-            folder = Path(tempfile.mkdtemp(prefix="acf-gguf-"))
-            path = write_gguf(model, Path(ctx.spec.path), folder / "model-F32.gguf")
-            ctx.records.objects["gguf_tmp"] = folder
+            path = ctx.artifact(model, "gguf-F32", build=lambda folder: write_gguf(
+                model, Path(ctx.spec.path), folder / "model-F32.gguf")) / "model-F32.gguf"
         native = fmt.startswith("gguf-") or fmt.startswith("dense-")
-        return LlamaCppDeployment(Path(path), fmt, simulated=not native, owned=ctx.records.objects.pop("gguf_tmp", None))
+        return LlamaCppDeployment(Path(path), fmt, simulated=not native)
 
 
 class LlamaCppDeployment(Deployment):
     runtime = "llama.cpp"
     scores_tokens = True
 
-    def __init__(self, path: Path, fmt: str, simulated: bool, owned: Path | None = None):
+    def __init__(self, path: Path, fmt: str, simulated: bool):
         import torch
 
-        self.path, self.format, self.simulated, self.owned = path, fmt, simulated, owned
+        self.path, self.format, self.simulated = path, fmt, simulated
         self.device = torch.device("cpu")
         self.process: RuntimeProcess | None = None
         self.n_ctx, self.scoring = 0, False
@@ -131,6 +131,11 @@ class LlamaCppDeployment(Deployment):
             self.process, self.n_ctx, self.scoring = RuntimeProcess(), max(n_ctx, 512), scoring
             self.process.request("load", path=str(self.path), n_ctx=self.n_ctx, threads=threads(), logits_all=scoring)
         return self.process
+
+    def weight_bytes(self) -> int:
+        from acf.toolkit import tensor_bytes
+
+        return tensor_bytes(self.path)
 
     def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
         reply = self._loaded(prompt_len + new_tokens + 1).request(
@@ -164,10 +169,6 @@ class LlamaCppDeployment(Deployment):
         if self.process is not None:
             self.process.close()
             self.process = None
-        if self.owned is not None:
-            import shutil
-
-            shutil.rmtree(self.owned, ignore_errors=True)
 
 
 def quantize_gguf(source: Path, target: Path, gguf_type: str) -> Path:

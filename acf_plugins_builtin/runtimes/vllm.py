@@ -138,12 +138,8 @@ class VLLMRuntime(Runtime):
         return super().unavailable(device)
 
     def deploy(self, model: Any, ctx: Any, fmt: str) -> "VLLMDeployment":
-        from acf.toolkit import save_candidate
-
-        folder = Path(tempfile.mkdtemp(prefix="acf-vllm-"))
-        save_candidate(model, folder, ctx)
-        ctx.tokenizer.save_pretrained(folder)
-        return VLLMDeployment(folder, fmt, simulated=not self.runs_natively(fmt))
+        # the candidate's Hugging Face folder (with its tokenizer), written once per content and shared
+        return VLLMDeployment(ctx.artifact(model, "hf"), fmt, simulated=not self.runs_natively(fmt))
 
 
 class VLLMDeployment(Deployment):
@@ -161,6 +157,11 @@ class VLLMDeployment(Deployment):
         if self.server is None:
             self.server = Server(self.folder, 4096, command=self.command, port=self.port)
         return self.server
+
+    def weight_bytes(self) -> int:
+        from acf.toolkit import tensor_bytes
+
+        return tensor_bytes(self.folder)
 
     def _prompt(self, length: int, seed: int) -> list[int]:
         import random
@@ -212,9 +213,6 @@ class VLLMDeployment(Deployment):
         if self.server is not None:
             self.server.close()
             self.server = None
-        import shutil
-
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _cuda():

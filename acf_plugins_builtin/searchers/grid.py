@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from itertools import zip_longest
 
-from acf import Searcher
+from acf import AcfError, Searcher
 
 LEVELS = 3
+# More points than this cannot be enumerated (a per-layer allocation space has ~10^100).
+MAX_POINTS = 1_000_000
 
 
 class GridSearcher(Searcher):
@@ -15,6 +17,9 @@ class GridSearcher(Searcher):
 
     def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
         super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed)
+        if space.grid_size(LEVELS, cap=MAX_POINTS) > MAX_POINTS:
+            raise AcfError(f"the grid searcher cannot enumerate this space (over {MAX_POINTS:,} points: a per-layer "
+                           "method's allocation, say)", hint="use --searcher nevergrad or random")
         by_pipeline: dict[str, list] = {}
         for point in space.grid(LEVELS):
             by_pipeline.setdefault(str(point.get("pipeline")), []).append(point)

@@ -1,7 +1,8 @@
-"""An example method: round linear weights to bfloat16 (a real, cheap 2× weight compression)."""
+"""An example method: round linear weights to bfloat16 (a real, cheap 2× weight compression), and write them so."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from acf import Choice, Method, Resources, Space, Stage, TensorFormat
@@ -30,3 +31,13 @@ class RoundToBF16(Method):
                 module.weight.copy_(module.weight.to(torch.bfloat16).to(module.weight.dtype))
                 ctx.set_tensor_format(f"{name}.weight", TensorFormat(bits=16, format="bfloat16"))
         return model
+
+    def save(self, model: Any, folder: Path, ctx) -> bool:
+        """Write the rounded weights as bfloat16: the checkpoint acf measures (`size_mb`) is what this method made
+        it. transformers reloads them into the float32 model exactly. Return False to let `save_pretrained` do it."""
+        import torch
+
+        rounded = {name for name, fmt in ctx.tensor_formats.items() if fmt.format == "bfloat16"}
+        state = {k: v.to(torch.bfloat16) if k in rounded else v for k, v in model.state_dict().items()}
+        model.save_pretrained(folder, state_dict=state)
+        return True

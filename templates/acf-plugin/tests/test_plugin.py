@@ -18,6 +18,21 @@ def test_bf16_rounds_every_linear_weight(acf_tiny_model):
     assert not torch.equal(after, before)
 
 
+def test_bf16_checkpoint_is_smaller_and_reloads_the_same(acf_tiny_model, tmp_path):
+    from acf_plugin_{{name}}.method import RoundToBF16
+    from transformers import AutoModelForCausalLM
+
+    model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
+    RoundToBF16().apply(model, {"skip_attention": False}, ctx)
+    assert RoundToBF16().save(model, tmp_path, ctx)
+    dense = (acf_tiny_model / "model.safetensors").stat().st_size
+    assert (tmp_path / "model.safetensors").stat().st_size < 0.75 * dense
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
+    ids = torch.tensor([[1, 5, 9]])
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=ids).logits, reloaded(input_ids=ids).logits)
+
+
 def test_zero_fraction_counts_zeros(acf_tiny_model):
     from acf_plugin_{{name}}.evaluator import ZeroFraction
 
