@@ -15,6 +15,7 @@ from acf.plugins.evaluator import split_task
 from acf.plugins.manager import registry
 from acf.progress import Progress, RichProgress
 from acf.rundir.config import RunConfig
+from acf.rundir.options import OPTIONS
 from acf.rundir.results import EpisodeResult
 from acf.rundir.store import RunStore, is_run_dir
 from acf.search.frontier import Frontier
@@ -61,12 +62,18 @@ def compress(model: str, dataset: str, *, run_dir: str | Path | None = None, res
     return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=search.candidates)
 
 
-def resume(run_dir: str | Path, *, progress: bool | Progress = False) -> CompressResult:
-    """Continue a killed or interrupted run with its stored settings; finished episodes are kept."""
+def resume(run_dir: str | Path, *, progress: bool | Progress = False, **placement: Any) -> CompressResult:
+    """Continue a killed or interrupted run with its stored settings; finished episodes are kept. `placement`
+    may change where it runs (`executor`, `ray_address`, `workers`, `gpus_per_candidate`, `tell_order`)."""
     store = RunStore(Path(run_dir))
     if not store.exists():
         raise RunStoreError(f"nothing to resume: {run_dir} holds no run (no run_config.json)")
-    search = Search(store.read_config(), Path(run_dir), resume=True, progress=reporter(progress))
+    stored = store.read_config()
+    wrong = sorted(k for k in placement if k not in OPTIONS or not OPTIONS[k].placement)
+    if wrong:
+        raise AcfError(f"a resumed run keeps its search settings; only where it runs may change, not {', '.join(wrong)}")
+    config = RunConfig.build(**{**stored.model_dump(), **placement}) if placement else stored
+    search = Search(config, Path(run_dir), resume=True, progress=reporter(progress))
     frontier = search.execute()
     return CompressResult(run_dir=Path(run_dir), frontier=frontier, candidates=search.candidates)
 

@@ -17,6 +17,9 @@ class Progress:
 
     def advance(self) -> None: ...
 
+    def running(self, worker: str, text: str | None) -> None:
+        """What a worker is evaluating now (candidates in parallel); None when it is idle again."""
+
     def log(self, text: str) -> None: ...
 
     def stop(self) -> None: ...
@@ -48,6 +51,7 @@ class RichProgress(Progress):
         )
         self._main = None
         self._label = ""
+        self._workers: dict[str, int] = {}  # worker → its line (candidates in parallel)
 
     def start(self, total: int, done: int = 0, title: str = "") -> None:
         self._bar.start()
@@ -64,6 +68,17 @@ class RichProgress(Progress):
     def advance(self) -> None:
         if self._main is not None:
             self._bar.advance(self._main)
+
+    def running(self, worker: str, text: str | None) -> None:
+        """A line per busy worker under the episodes bar."""
+        if text is None:
+            task = self._workers.pop(worker, None)
+            if task is not None:
+                self._bar.remove_task(task)
+        elif worker in self._workers:
+            self._bar.update(self._workers[worker], description=f"  {worker}: {text}")
+        else:
+            self._workers[worker] = self._bar.add_task(f"  {worker}: {text}", total=None)
 
     def log(self, text: str) -> None:
         self._bar.console.print(text, soft_wrap=True, markup=False, highlight=False)

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from acf.context import Context, Records
-from acf.errors import AcfError, DatasetNotFoundError, NonFiniteOutputError, StrategyError
-from acf.machine import hardware_id, library_versions
 from acf.costs import CostModel, logical_params, with_predictions
-from acf.machine import model_bytes
+from acf.errors import AcfError, DatasetNotFoundError, NonFiniteOutputError, StrategyError
+from acf.machine import hardware_id, library_versions, model_bytes
 from acf.measurement import QUICK, Measurement, all_finite
 from acf.models.artifact import ArtifactStore
 from acf.models.loading import fingerprint, load_model, load_tokenizer, pick_device

@@ -26,8 +26,11 @@ _EXPORTS = {
     "tensor_bytes": "acf.models.artifact", "content_hash": "acf.models.artifact",
     # backends and output
     "import_backend": "acf.plugins.backends", "quiet_progress_bars": "acf.models.loading",
-    # searchers: the Pareto order and the identity of a point
+    # searchers: the Pareto order, the identity of a point, the strategy a point stands for
     "dominates": "acf.search.frontier", "point_key": "acf.search.proposals", "normal_point": "acf.search.proposals",
+    "point_to_strategy": "acf.search.pipelines", "strategy_to_point": "acf.search.pipelines",
+    # models by name (alias, folder or Hub id): checked without loading, or loaded as a run loads them
+    "resolve_model": "acf.models.resolve", "load_named_model": "acf.models.resolve",
     # reports and exports
     "write_report": "acf.report", "save_candidate": "acf.models.artifact",
 }

@@ -6,7 +6,8 @@ Run: python benchmarks/per_layer.py [--budgets 3.0,3.5,4.25] [--evaluations 200]
 For each budget of average bits per weight over the decoder's linear layers:
 - `uniform_rtn` and `uniform_gptq`: the uniform setting nearest the budget (3 bits per channel ≈ 3.02, 3 bits in
   groups of 32 = 3.5, 4 bits in groups of 64 = 4.25; float16 scales), RTN and GPTQ;
-- `per_layer`: acf's per-layer search (`acf_plugins_builtin.methods.per_layer.allocate`): a level per block and
+- `per_layer`: acf's per-layer search at the uniform setting's own bits (compared at equal effective bits, the
+  allocation within 0.05 below them) (`acf_plugins_builtin.methods.per_layer.allocate`): a level per block and
   projection group from 2g64/3ch/3g64/4ch/4g64/8ch/keep, the Fisher-sensitivity knapsack prior, then the
   evolutionary search on KL divergence to the uncompressed model (screen on 2 sequences of 512 tokens, survivors
   on 8), at most `--evaluations` candidate evaluations in all, on a GPTQ database calibrated once per level.
@@ -19,6 +20,8 @@ interval of the per-layer candidate's log-perplexity minus uniform GPTQ's on the
 from __future__ import annotations
 
 import argparse
+import copy
+import hashlib
 import json
 import math
 import sys
@@ -86,7 +89,8 @@ def main(argv=None) -> int:
     import torch
 
     from acf.context import Context
-    from acf.models.loading import load_model, load_tokenizer
+    from acf.models.loading import fingerprint, load_model, load_tokenizer
+    from acf.toolkit import cache_dir
     from acf.models.resolve import ensure_local, read_config, resolve_model
     from acf.models.spec import infer_spec
     from acf.toolkit import family_of
@@ -121,24 +125,33 @@ def main(argv=None) -> int:
     budgets = [float(b) for b in args.budgets.split(",")]
     rows, dbs = [], {s: Database(s, names) for s in ("rtn", "gptq")}
     t = time.time()
+    # the GPTQ database, kept between runs of this benchmark (keyed by the model and the calibration text)
+    digest = hashlib.sha256(("\x00".join(blocks[:args.samples]) + fingerprint(path)).encode()).hexdigest()[:16]
+    stored = cache_dir() / "per_layer" / f"gptq-{digest}-{args.samples}x{SEQ_LEN}.safetensors"
+    reused = stored.is_file()
+    if reused:
+        dbs["gptq"].load(stored)
     allocator = Allocator(base, dbs["gptq"], units, levels, modules, kl_seqs, ctx, calibration, dtype_bits)
+    dbs["gptq"].save(stored)
     setup_s = time.time() - t
-    print(f"database + Fisher prior: {setup_s:.0f} s, {dbs['gptq'].nbytes() / 1e6:.0f} MB", file=sys.stderr)
+    print(f"database + Fisher prior: {setup_s:.0f} s, {dbs['gptq'].nbytes() / 1e6:.0f} MB"
+          f"{' (database read from ' + str(stored) + ')' if reused else ''}", file=sys.stderr)
     for budget in budgets:
-        level = min(uniform_levels.values(), key=lambda lv: abs(average_bits(
-            {u.key: lv.name for u in units}, units, {lv.name: lv}, dtype_bits) - budget)) \
-            if budget not in uniform_levels else uniform_levels[budget]
+        level = uniform_levels.get(budget) or min(uniform_levels.values(), key=lambda lv: abs(average_bits(
+            {u.key: lv.name for u in units}, units, {lv.name: lv}, dtype_bits) - budget))
+        # the per-layer search gets the uniform setting's own bits: compared at equal effective bits
+        equal = average_bits({u.key: level.name for u in units}, units, {level.name: level}, dtype_bits)
         uniform = {}
         for source in ("rtn", "gptq"):
             t = time.time()
             dbs[source].ensure(base, [level], ctx, calibration)
-            model = allocator.engine.assemble({})  # every unit back to its own weights, then set by hand
+            model = copy.deepcopy(base)
             with torch.no_grad():
                 named = dict(model.named_modules())
                 for name in names:
                     named[name].weight.copy_(dbs[source].weight(name, level, model.dtype))
             ppl = perplexity(model, tokenizer, docs)
-            allocator.engine.current = {k: "?" for k in allocator.engine.current}  # weights changed behind its back
+            del model
             bits = average_bits({u.key: level.name for u in units}, units, {level.name: level}, dtype_bits)
             uniform[source] = ppl
             rows.append({"budget_bits": budget, "kind": f"uniform_{source}", "setting": level.name,
@@ -146,7 +159,7 @@ def main(argv=None) -> int:
                          "evaluations": 1, "seconds": round(time.time() - t, 1)})
             print(f"{budget}: uniform {source} {level.name} {bits:.3f} bits: {ppl[0]:.3f}", file=sys.stderr)
         t = time.time()
-        found = allocator.search(budget, evaluations=args.evaluations, screen=args.screen_sequences, seed=args.seed)
+        found = allocator.search(equal, evaluations=args.evaluations, screen=args.screen_sequences, seed=args.seed)
         model = allocator.engine.assemble(found.levels)
         ppl = perplexity(model, tokenizer, docs)
         delta = paired(ppl[3], uniform["gptq"][3])
@@ -160,6 +173,7 @@ def main(argv=None) -> int:
         print(f"{budget}: per-layer {found.bits:.3f} bits: {ppl[0]:.3f}, Δlog ppl vs GPTQ {delta[0]:+.4f} "
               f"[{delta[1]:+.4f}, {delta[2]:+.4f}], {found.log.evaluations} evaluations", file=sys.stderr)
 
+    dbs["gptq"].save(stored)  # with the uniform-only levels too
     print(f"\nSmolLM2-135M ({args.model}) fp32: perplexity {base_ppl[0]:.3f} [{base_ppl[1]:.3f}, {base_ppl[2]:.3f}] "
           f"on {len(docs)} held-out GSM8K items; database + prior {setup_s:.0f} s (shared by every budget)\n")
     print("| budget | kind | setting | effective bits | perplexity [95%] | evaluations | seconds | vs uniform GPTQ (Δ log ppl) |")

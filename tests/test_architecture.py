@@ -36,7 +36,7 @@ LAYERS = [
     ("store", ["models.resolve", "rundir.store", "rundir.listing"]),
     ("session", ["session"]),
     ("search", ["search.pipelines", "search.proposals", "search.reward", "search.deadline", "search.promotion",
-                "search.loop"]),
+                "search.executors", "search.ray_executor", "search.loop"]),
     ("api", ["models.export", "api", "report", "scaffold", "toolkit", ""]),
     ("cli", ["cli.app", "cli.options", "cli.frontier", "cli.compress", "cli.eval", "cli.plugins", "cli.report",
              "cli.runs", "cli.spec", "cli", "__main__", "testing"]),

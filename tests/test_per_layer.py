@@ -150,8 +150,14 @@ def test_a_database_that_would_not_fit_is_refused_at_preflight_with_the_numbers(
         session.apply(strategy)
 
 
-def test_a_run_tries_the_search_result_at_its_budget_first(acf_tiny_model, gsm8k_file, tmp_path, monkeypatch):
+def test_a_run_tries_the_search_result_at_its_budget_first(acf_tiny_model, gsm8k_file, tmp_path, monkeypatch, acf_cli):
     import shutil
+
+    from acf_plugins_builtin.methods.per_layer import method
+
+    # the flow is the same for either source: RTN's database is built in a blink, GPTQ's in six calibrated passes
+    monkeypatch.setattr(method, "SOURCES", ("rtn",))
+    monkeypatch.setattr(method, "SUGGEST_EVALUATIONS", 24)
 
     result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=2, seed=0, run_dir=tmp_path / "run",
                           methods=["per_layer"], evaluators=["size"], constraints=["effective_bits<=3.5"],
@@ -162,6 +168,27 @@ def test_a_run_tries_the_search_result_at_its_budget_first(acf_tiny_model, gsm8k
     assert first.strategy.model_dump(mode="json") == suggested[0]
     assert 3.45 <= first.value("effective_bits") <= 3.5 and first.feasible
     assert len(set(first.steps[0]["allocation"].values())) > 1  # not one level everywhere
+    # the allocation is shown: a table in `frontier show`, bars in the report
+    on_frontier = [c for c in result.frontier.candidates if c.steps and "allocation" in c.steps[0]]
+    code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run")])
+    assert code == 0, err
+    assert f"{on_frontier[0].id}: per-layer allocation" in out
+    block0 = next(line for line in out.splitlines() if line.strip("│ ").startswith("0 "))
+    assert all(on_frontier[0].steps[0]["allocation"][f"L00_{g}"] in block0 for g in ("attn_in", "mlp_out"))
+    from acf.report import report_data, write_report
+
+    data = report_data(tmp_path / "run")
+    assert next(e for e in data["episodes"] if e["id"] == on_frontier[0].id)["allocation"] == on_frontier[0].steps[0]["allocation"]
+    chromium = shutil.which("chromium")
+    if chromium:
+        page = write_report(tmp_path / "run", tmp_path / "report.html")
+        import subprocess
+
+        dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                              f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+                             capture_output=True, text=True, timeout=120).stdout
+        assert 'data-rendered="true"' in dom and f'class="allocation" data-id="{on_frontier[0].id}"' in dom
+        assert dom.count('class="bar') >= len(on_frontier[0].steps[0]["allocation"])
     # killed after the first episode and resumed: the same proposals, the suggestion not worked out again
     shutil.rmtree(tmp_path / "run" / "episode_002")
     (tmp_path / "run" / "final_results.json").unlink()

@@ -53,6 +53,14 @@ def compress(
     dtype: str = DTYPE,
     runtime: str = RUNTIME,
     trust_remote_code: bool = TRUST_REMOTE_CODE,
+    llm_endpoint: Optional[str] = _opt("llm_endpoint", "--llm-endpoint"),
+    llm_model: Optional[str] = _opt("llm_model", "--llm-model"),
+    llm_key_env: str = _opt("llm_key_env", "--llm-key-env"),
+    executor: str = _opt("executor", "--executor"),
+    ray_address: Optional[str] = _opt("ray_address", "--ray-address"),
+    workers: int = _opt("workers", "--workers"),
+    gpus_per_candidate: float = _opt("gpus_per_candidate", "--gpus-per-candidate"),
+    tell_order: str = _opt("tell_order", "--tell-order"),
     quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
 ) -> None:
@@ -77,20 +85,26 @@ def compress(
         max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options,
         episode_budget_s=episode_budget, episode_timeout_s=timeout, promote=promote, track=track,
         track_uri=track_uri, device=device, dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
-        progress=not quiet,
+        llm_endpoint=llm_endpoint, llm_model=llm_model, llm_key_env=llm_key_env,
+        executor=executor, ray_address=ray_address, workers=workers, gpus_per_candidate=gpus_per_candidate,
+        tell_order=tell_order, progress=not quiet,
     )
     _report(result, json_out)
 
 
 def resume(
     run_dir: Path = typer.Argument(..., help="the run directory to continue"),
+    executor: Optional[str] = typer.Option(None, "--executor", help="run it elsewhere: local or ray (default: as stored)"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=OPTIONS["ray_address"].help),
+    workers: Optional[int] = typer.Option(None, "--workers", help=OPTIONS["workers"].help),
     quiet: bool = QUIET,
     json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
 ) -> None:
     """Continue a killed or interrupted run; finished episodes are kept, not re-run."""
     import acf.api as api
 
-    _report(api.resume(run_dir, progress=not quiet), json_out)
+    where = {k: v for k, v in (("executor", executor), ("ray_address", ray_address), ("workers", workers)) if v is not None}
+    _report(api.resume(run_dir, progress=not quiet, **where), json_out)
 
 
 def export(

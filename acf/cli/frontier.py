@@ -88,6 +88,27 @@ def print_frontier(result) -> None:
     note = simulated_note(getattr(result, "candidates", None) or frontier.candidates)
     if note:
         console.print(note, markup=False)
+    for c in frontier.candidates:
+        print_allocation(console, c)
+
+
+def print_allocation(console, candidate) -> None:
+    """A per-layer candidate's levels: a row per decoder block, a column per projection group."""
+    from rich.table import Table
+
+    from acf.report import allocation
+
+    levels = allocation(candidate.steps)
+    if not levels:
+        return
+    groups = list(dict.fromkeys(key.split("_", 1)[1] for key in levels))
+    table = Table(title=f"{candidate.id}: per-layer allocation", title_justify="left")
+    table.add_column("block", justify="right")
+    for g in groups:
+        table.add_column(g)
+    for block in sorted({key.split("_", 1)[0] for key in levels}):
+        table.add_row(str(int(block.lstrip("L"))), *(levels.get(f"{block}_{g}", "") for g in groups))
+    console.print(table)
 
 
 def simulated_note(candidates) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from acf.errors import ModelNotFoundError
+from acf.models.loading import load_model, load_tokenizer
 from acf.plugins.manager import registry
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -84,3 +85,9 @@ def ensure_local(resolved: ResolvedModel) -> Path:
         raise ModelNotFoundError(f"cannot download {resolved.hub_id} from the Hugging Face Hub ({type(exc).__name__}: {exc})") from None
     resolved.path = Path(folder)
     return resolved.path
+
+
+def load_named_model(name: str, *, device: str = "cpu") -> tuple[Any, Any]:
+    """(model, tokenizer) for an alias, a folder or a Hub id, as a run loads them (safetensors, no remote code)."""
+    path = ensure_local(resolve_model(name))
+    return load_model(path, device=device), load_tokenizer(path)

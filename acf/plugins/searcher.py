@@ -18,7 +18,10 @@ class Searcher:
     (`--strategy`). Learn from it or ignore it.
 
     Determinism contract: constructed with the same arguments and told the same history, a searcher asks
-    the same points; `acf` resumes a run by replaying the recorded asks and tells (no model work)::
+    the same points; `acf` resumes a run by replaying the recorded asks and tells (no model work).
+
+    With candidates in parallel (`--executor ray --workers N`) it is asked up to `workers` times before it is
+    told, and told in the order results arrive: a searcher that takes a `workers` argument is given it::
 
         import random
         from acf import Searcher, hookimpl
@@ -38,14 +41,30 @@ class Searcher:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
-    def __init__(self, space: Space, *, num_objectives: int, budget: int, seed: int):
+    def __init__(self, space: Space, *, num_objectives: int, budget: int, seed: int, workers: int = 1):
         import numpy as np
 
         self.space = space
+        self.workers = workers
         self.num_objectives = num_objectives
         self.budget = budget
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+
+    def attach(self, run: Any) -> None:
+        """Called once, after the baseline and before the first ask, with a read-only view of the run
+        (`acf.search.view.RunView`: the model spec, methods, objectives, constraints, baseline, results so far,
+        the frontier, a validator and a place to record what the searcher did). A searcher that reasons about
+        the run (the `agent`) keeps it; the default ignores it. A searcher whose `__init__` takes `config` is
+        given the `RunConfig` when it is built, before any model work (to check its own settings)."""
+
+    def rationale(self, point: dict[str, Any]) -> str | None:
+        """Why this searcher proposed `point`, in a sentence (recorded in the episode's result), or None."""
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        """Counts worth keeping in `final_results.json` (an LLM's rounds and fallbacks, say); empty by default."""
+        return {}
 
     def ask(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -31,6 +31,7 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
         "reward": c.reward, "feasible": c.feasible, "violations": c.violations, "frontier": c.id in ids,
         "recommended": c.id == frontier.recommended, "cached": c.cached, "seconds": c.seconds,
         "measurements": {k: m.model_dump() for k, m in c.measurements.items()},
+        "allocation": allocation(c.steps), "rationale": c.rationale,
     } for c in result.candidates]
     hypervolume = [build_frontier(result.candidates[:k], frontier.objectives, frontier.baseline).hypervolume
                    for k in range(1, len(result.candidates) + 1)] if frontier.baseline else []
@@ -53,6 +54,11 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
         "finished": final is not None,
         "promotion": final.promotion.model_dump(mode="json") if final and final.promotion else None,
     }
+
+
+def allocation(steps: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The per-layer allocation a candidate's steps recorded (unit key → level name), if one did."""
+    return next((s["allocation"] for s in steps or [] if isinstance(s.get("allocation"), dict)), None)
 
 
 def render(run_dir: str | Path) -> str:

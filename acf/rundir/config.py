@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 
 from acf.errors import AcfError
-from acf.rundir.options import DEFAULT_COST_EVALUATORS, REQUIRED, RUN_OPTIONS, RunOption
+from acf.rundir.options import DEFAULT_COST_EVALUATORS, EXECUTORS, OPTIONS, REQUIRED, RUN_OPTIONS, TELL_ORDERS, RunOption
 
 
 class _RunConfig(BaseModel):
@@ -30,6 +30,34 @@ class _RunConfig(BaseModel):
     def _positive_timeout(cls, value: float | None) -> float | None:
         if value is not None and value <= 0:
             raise ValueError(f"--timeout must be positive, got {value:g}")
+        return value
+
+    @field_validator("workers", check_fields=False)
+    @classmethod
+    def _some_workers(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"--workers must be at least 1, got {value}")
+        return value
+
+    @field_validator("gpus_per_candidate", check_fields=False)
+    @classmethod
+    def _gpus(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError(f"--gpus-per-candidate must be 0 or more, got {value:g}")
+        return value
+
+    @field_validator("executor", check_fields=False)
+    @classmethod
+    def _executor(cls, value: str) -> str:
+        if value not in EXECUTORS:
+            raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {value!r}")
+        return value
+
+    @field_validator("tell_order", check_fields=False)
+    @classmethod
+    def _tell_order(cls, value: str) -> str:
+        if value not in TELL_ORDERS:
+            raise ValueError(f"--tell-order must be one of {', '.join(TELL_ORDERS)}, got {value!r}")
         return value
 
     @field_validator("promote", check_fields=False)
@@ -57,9 +85,9 @@ class _RunConfig(BaseModel):
         return {k for k, f in cls.model_fields.items() if f.default is None and not f.is_required()}
 
     def same_search(self, other: "_RunConfig") -> list[str]:
-        """Fields that differ from `other` (a resumed run must match the stored one)."""
+        """Fields that differ from `other` (a resumed run must match the stored one), where it runs aside."""
         mine, theirs = self.model_dump(), other.model_dump()
-        return [k for k in mine if mine[k] != theirs[k]]
+        return [k for k in mine if mine[k] != theirs[k] and not OPTIONS[k].placement]
 
 
 def _field(option: RunOption) -> Any:

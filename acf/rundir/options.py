@@ -18,6 +18,9 @@ class RunOption:
     type: Any
     default: Any
     help: str
+    # True for an option that says where the search runs, not what it searches (the executor): a run may be
+    # resumed with another value.
+    placement: bool = False
 
     @property
     def cli_default(self) -> Any:
@@ -55,6 +58,24 @@ RUN_OPTIONS = (
     RunOption("runtime", str, "auto", "where cost is measured: auto (a runtime native to each candidate's format, "
               "else hf, marked simulated), hf, llama.cpp, vllm or a plugin's (acf plugins list)"),
     RunOption("trust_remote_code", bool, False, "allow the model's own code to run"),
+    RunOption("llm_endpoint", str | None, None, "--searcher agent: an OpenAI-compatible chat endpoint "
+              "(https://api.openai.com/v1, or a vLLM / llama.cpp / Ollama server's /v1); default: a local model"),
+    RunOption("llm_model", str | None, None, "--searcher agent: the endpoint's model name, or the local chat model "
+              "(alias or folder; default smollm2-135m)"),
+    RunOption("llm_key_env", str, "OPENAI_API_KEY", "--searcher agent: the environment variable holding the "
+              "endpoint's API key (never written anywhere)"),
+    RunOption("executor", str, "local", "local (one candidate at a time, in this process) or ray (candidates in "
+              "parallel on Ray workers: extra acf[ray])", placement=True),
+    RunOption("ray_address", str | None, None, "the Ray cluster to use (ray://HOST:10001, HOST:6379 or auto); "
+              "default: the RAY_ADDRESS variable, else a local cluster started for the run", placement=True),
+    RunOption("workers", int, 2, "candidates in flight at once with --executor ray (one worker process each)",
+              placement=True),
+    RunOption("gpus_per_candidate", float, 0.0, "GPUs each Ray worker takes (0: CPU only; 1 on a GPU cluster)",
+              placement=True),
+    RunOption("tell_order", str, "completion", "completion (the searcher learns each result as it arrives) or "
+              "episode (in episode order: reproducible, slower when candidates differ in time)", placement=True),
 )
 OPTIONS = {o.name: o for o in RUN_OPTIONS}
+EXECUTORS = ("local", "ray")
+TELL_ORDERS = ("completion", "episode")
 DEFAULT_COST_EVALUATORS = ("size", "latency", "memory")

@@ -32,6 +32,13 @@ class EpisodeResult(BaseModel):
     promoted: dict[str, Measurement] = Field(default_factory=dict, description="task metrics at the full fidelity")
     steps: list[dict[str, Any]] = Field(
         default_factory=list, description="what each step recorded (training loss, dropped layers, …), in order")
+    # With candidates in parallel: how many results the searcher had been told when it proposed this one, and
+    # this result's place in the order the searcher was told them (a resumed run replays both exactly).
+    asked_after: int | None = None
+    told: int | None = None
+    worker: str | None = Field(None, description="where it ran (--executor ray: the worker)")
+    attempts: int = Field(1, description="tries it took (a worker that died is replaced and the candidate retried)")
+    rationale: str | None = Field(None, description="why the searcher proposed it (the agent's LLM), when it says")
 
     def value(self, metric: str) -> float:
         return self.measurements[metric].value
@@ -74,3 +81,4 @@ class FinalResults(BaseModel):
     blocking_constraint: str | None = None
     promotion: Promotion | None = None
     seconds: float = 0.0
+    searcher: dict[str, Any] = Field(default_factory=dict, description="the searcher's own counts (an LLM's rounds…)")

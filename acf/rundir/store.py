@@ -31,6 +31,7 @@ STRATEGY = "strategy.json"
 RESULT = "result.json"
 ERROR = "error.txt"
 SUGGESTIONS = "suggestions.json"
+SEARCHER_RECORDS = "searcher"  # a folder: the searcher's own records (the agent's rounds), round_NNN.json
 EPISODE_DIR = re.compile(r"^episode_(\d{3,})$")
 
 
@@ -122,8 +123,60 @@ class RunStore:
     def episode_dir(self, episode: int) -> Path:
         return self.dir / f"episode_{episode:03d}"
 
-    def write_strategy(self, episode: int, point: dict[str, Any], strategy: Strategy) -> None:
-        atomic_write_json(self.episode_dir(episode) / STRATEGY, {"point": point, **strategy.model_dump(mode="json")})
+    def write_strategy(self, episode: int, point: dict[str, Any], strategy: Strategy, asked_after: int | None = None,
+                       rationale: str | None = None) -> None:
+        """An episode's point as the searcher proposed it, before any work; `asked_after`: how many results the
+        searcher had been told then (default: all earlier episodes', as a one-at-a-time run does); `rationale`:
+        why the searcher proposed it, when it says."""
+        after = episode - 1 if asked_after is None else asked_after
+        atomic_write_json(self.episode_dir(episode) / STRATEGY, {"point": point, "asked_after": after,
+                                                                 "rationale": rationale, **strategy.model_dump(mode="json")})
+
+    def rationale(self, episode: int) -> str | None:
+        path = self.episode_dir(episode) / STRATEGY
+        return read_json(path).get("rationale") if path.is_file() else None
+
+    def write_searcher_record(self, number: int, record: dict[str, Any]) -> None:
+        atomic_write_json(self.dir / SEARCHER_RECORDS / f"round_{number:03d}.json", record)
+
+    def read_searcher_record(self, number: int) -> dict[str, Any] | None:
+        path = self.dir / SEARCHER_RECORDS / f"round_{number:03d}.json"
+        return read_json(path) if path.is_file() else None
+
+    def discard_result(self, episode: int) -> None:
+        """Remove a result the replay could not keep (told after a lost one): the episode runs again."""
+        (self.episode_dir(episode) / RESULT).unlink(missing_ok=True)
+
+    def asked_after(self, episode: int) -> int:
+        path = self.episode_dir(episode) / STRATEGY
+        stored = read_json(path).get("asked_after") if path.is_file() else None
+        return episode - 1 if stored is None else stored
+
+    def history(self) -> tuple[list[tuple[int, dict[str, Any], int]], list[EpisodeResult]]:
+        """What a resumed run replays: the episodes asked, in order, as (number, point, results told before it was
+        asked), and the results in the order the searcher was told them.
+
+        Only a history that can be replayed exactly is kept: the results whose tell order is a gap-free prefix
+        (a result lost or torn cuts it there), and the asks made while at most that many had been told. An episode
+        asked but left without a kept result is run again (its evaluations come back from the cache); one asked
+        after the cut is asked afresh.
+        """
+        results = {r.episode: r for r in self.finished_episodes()}
+        order = {r.episode: (r.episode - 1 if r.told is None else r.told) for r in results.values()}
+        told = sorted(results.values(), key=lambda r: order[r.episode])
+        cut = next((i for i, r in enumerate(told) if order[r.episode] != i), len(told))
+        told = told[:cut]
+        asked = []
+        for episode in self.episode_numbers():
+            path = self.episode_dir(episode) / STRATEGY
+            if episode != len(asked) + 1 or not path.is_file():
+                break
+            after = self.asked_after(episode)
+            if after > cut:
+                break
+            asked.append((episode, read_json(path)["point"], after))
+        kept = {number for number, _, _ in asked}
+        return asked, [r for r in told if r.episode in kept]
 
     def write_result(self, result: EpisodeResult) -> None:
         atomic_write_json(self.episode_dir(result.episode) / RESULT, result.model_dump(mode="json"))
@@ -132,21 +185,18 @@ class RunStore:
         atomic_write_text(self.episode_dir(episode) / ERROR, text)
 
     def finished_episodes(self) -> list[EpisodeResult]:
-        """Results of episodes 1..k, the longest prefix whose result.json is present and valid.
-
-        Later episodes (interrupted, or after a gap) are run again on resume; their evaluations come
-        back from the cache, so the searcher sees the same history as an uninterrupted run.
-        """
+        """Every episode's valid result, in episode order (with candidates in parallel, a killed run may have
+        finished episode 5 and not 4). A torn result is left out with a warning; `history` decides what a resumed
+        run replays."""
         results = []
-        episode = 1
-        while (path := self.episode_dir(episode) / RESULT).is_file():
-            try:
-                results.append(self._model(EpisodeResult, path))
-            except RunStoreError as exc:
-                warnings.warn(f"{exc}; episode {episode} and later ones are run again (their evaluations are cached)",
-                              stacklevel=2)
-                break
-            episode += 1
+        for episode in self.episode_numbers():
+            path = self.episode_dir(episode) / RESULT
+            if path.is_file():
+                try:
+                    results.append(self._model(EpisodeResult, path))
+                except RunStoreError as exc:
+                    warnings.warn(f"{exc}; episode {episode} and later ones (in the order they finished) are run "
+                                  "again on resume (their evaluations are cached)", stacklevel=2)
         return results
 
     def episode_numbers(self) -> list[int]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import time
-import traceback
 import warnings
 from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError, RunStoreError, StrategyError
-from acf.gpu_monitor import GpuMemoryMonitor
 from acf.measurement import Measurement
 from acf.plugins.manager import registry
 from acf.progress import Progress
@@ -17,15 +16,16 @@ from acf.rundir.cache import EvalCache
 from acf.rundir.config import DEFAULT_COST_EVALUATORS, RunConfig
 from acf.rundir.results import EpisodeCounts, EpisodeResult, FinalResults
 from acf.rundir.store import RunStore
-from acf.search.deadline import deadline, describe_failure
-from acf.search.frontier import Frontier, build_frontier, dominated_at_best
+from acf.search.executors import Executor, LocalExecutor, Outcome
+from acf.search.ray_executor import RayExecutor
+from acf.search.frontier import Frontier, build_frontier
 from acf.search.objectives import Constraint, Metric, check_constraints, gain
 from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strategy_space, strategy_to_point
 from acf.search.promotion import promote
 from acf.search.proposals import Proposer, normal_point
 from acf.search.reward import reward
-from acf.search.strategy import Step, Strategy
-from acf.preflight import PreflightRefused
+from acf.search.strategy import Strategy
+from acf.search.view import RunView
 from acf.session import Session
 
 
@@ -66,9 +66,18 @@ class Search:
         self.trackers = [reg.get("tracker", name)(uri=config.track_uri) for name in dict.fromkeys(config.track)]
         self.space = strategy_space(s.methods, s.spec, enumerate_pipelines(s.methods, config.max_steps))
         self.given = [self._given_point(i, raw) for i, raw in enumerate(config.strategies, 1)]
-        # Built before any model work, so a searcher whose backend is missing or broken stops the run at once.
+        # Built before any model work, so a searcher whose backend is missing or broken, or a Ray cluster that
+        # cannot be reached, stops the run at once.
+        self.executor = self._executor(cost)
+        takes = inspect.signature(searcher_cls.__init__).parameters  # a plugin's may take neither
+        extra = {k: v for k, v in (("workers", self.executor.slots), ("config", config)) if k in takes}
         self.searcher = searcher_cls(self.space, num_objectives=len(self.objectives), budget=config.episodes,
-                                     seed=config.seed)
+                                     seed=config.seed, **extra)
+
+    def _executor(self, cost: list[str]) -> Executor:
+        if self.config.executor == "ray":
+            return RayExecutor(self.config.model_copy(update={"evaluators": cost}), self.store.dir, self.progress)
+        return LocalExecutor(self.session, self.config.episode_timeout_s)
 
     def _check_run_dir(self) -> None:
         if self.resume:
@@ -94,27 +103,36 @@ class Search:
             raise StrategyError(f"--strategy {number} has {len(strategy.steps)} steps, more than --max-steps {self.config.max_steps}")
         return normal_point(strategy_to_point(strategy))
 
+    def _view(self) -> RunView:
+        """What the searcher may see of this run (`Searcher.attach`)."""
+        s = self.session
+        return RunView(spec=s.spec, space=self.space, methods={n: m.description for n, m in s.methods.items()},
+                       objectives=self.objectives, constraints=list(self.config.constraints), baseline=self.baseline,
+                       episodes=self.config.episodes, seed=self.config.seed, config=self.config,
+                       candidates=self.candidates, frontier=self.frontier, validate=self._proposal,
+                       save_record=self.store.write_searcher_record, load_record=self.store.read_searcher_record)
+
+    def _proposal(self, raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        """A strategy a searcher proposes (JSON), checked as a `--strategy` file is: its point, or why not."""
+        try:
+            return self._given_point(0, raw), None
+        except (StrategyError, ValueError) as exc:  # ValueError: pydantic's, for JSON that is not a strategy
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return None, text.replace("--strategy 0: ", "").replace("--strategy 0 ", "it ")
+
     def _suggestions(self) -> list[dict[str, Any]]:
         """What the run's methods suggest from the model itself (`Method.suggest`: a per-layer allocation at the
-        run's `effective_bits` budget, say), tried after the user's `--strategy`s; worked out once and kept in the
-        run directory, so a resumed run proposes the same."""
-        s = self.session
+        run's `effective_bits` budget, say), tried after the user's `--strategy`s; worked out once (where the
+        candidates run) and kept in the run directory, so a resumed run proposes the same."""
         stored = self.store.read_suggestions()
         if stored is None:
             budgets = {c.metric: c.threshold(None) for c in self.constraints if c.op in ("<=", "<") and not c.relative}
-            stored = []
-            for name, method in s.methods.items():
-                try:
-                    suggested = method.suggest(s.base_model, s.ctx, budgets)
-                except Exception as exc:  # a method that cannot suggest here (too little text, say): the run goes on
-                    self.progress.log(f"{name} suggested nothing: {describe_failure(exc)}")
-                    continue
-                stored += [Strategy(steps=[Step(method=name, params=p)]).model_dump(mode="json") for p in suggested]
+            stored = self.executor.suggest(budgets)
             self.store.write_suggestions(stored)
         points = []
         for raw in stored:
             try:
-                points.append(normal_point(strategy_to_point(s.validate(Strategy.model_validate(raw)))))
+                points.append(normal_point(strategy_to_point(self.session.validate(Strategy.model_validate(raw)))))
             except StrategyError as exc:  # a suggestion the space no longer takes: said, not fatal
                 self.progress.log(f"suggestion skipped: {exc}")
         return points
@@ -140,18 +158,14 @@ class Search:
         self.progress.start(total=cfg.episodes, title=f"{cfg.model} on {cfg.dataset}")
         try:
             self.progress.episode(0, "baseline")
-            self.baseline, _, _ = s.measure(None)
+            self.baseline = self.executor.baseline()
             self.store.write_baseline(self.baseline)
+            self.searcher.attach(self._view())
             given = self.given + self._suggestions()
             proposer = Proposer(self.searcher, lambda point: s.refuse(point_to_strategy(point)), given=given)
-            self._replay(proposer)
-            for episode in range(len(self.candidates) + 1, cfg.episodes + 1):
-                point = proposer.ask()
-                candidate = self._episode(episode, point)
-                proposer.tell(point, candidate.losses, sum(candidate.violations.values()))
-                self._tell_trackers("episode", candidate)
-                self.progress.advance()
+            self._run(proposer)
         finally:
+            self.executor.close()
             self.progress.stop()
         frontier = self.frontier()
         promotion = promote(self, frontier) if cfg.promote > 0 else None
@@ -161,6 +175,39 @@ class Search:
         self._tell_trackers("finish", self.store.dir, final.model_dump(mode="json"))
         return frontier
 
+    def _run(self, proposer: Proposer) -> None:
+        """Keep the executor's slots full until the run has its episodes; tell the searcher each result as it
+        arrives (`--tell-order completion`) or in episode order (`episode`: the same asks and tells whatever
+        the timing)."""
+        queue = self._replay(proposer)  # asked before, never finished: run again first, as the same episodes
+        told = len(self.candidates)
+        asked = max([n for n, _ in queue] + [c.episode for c in self.candidates] + [0])
+        in_flight: dict[int, dict[str, Any]] = {}
+        done: dict[int, Any] = {}
+        current = self.frontier()  # rebuilt as each result is recorded: what the next submissions screen against
+        while queue or in_flight or asked < self.config.episodes:
+            while len(in_flight) < self.executor.slots and (queue or asked < self.config.episodes):
+                if queue:
+                    number, point = queue.pop(0)
+                else:
+                    asked += 1
+                    number, point = asked, proposer.ask()
+                    self.store.write_strategy(number, point, point_to_strategy(point), asked_after=told,
+                                              rationale=self.searcher.rationale(point))
+                self.progress.episode(number, point_to_strategy(point).describe())
+                self.executor.submit(number, point, current)
+                in_flight[number] = point
+            done.update(self.executor.wait())
+            while done:
+                number = min(in_flight) if self.config.tell_order == "episode" else min(done)
+                if number not in done:
+                    break
+                candidate, current = self._record(number, in_flight.pop(number), done.pop(number), told)
+                proposer.tell(candidate.point, candidate.losses, sum(candidate.violations.values()))
+                told += 1
+                self._tell_trackers("episode", candidate)
+                self.progress.advance()
+
     def _tell_trackers(self, event: str, *args: Any) -> None:
         """A tracker that fails warns; the run and its files are unaffected."""
         for tracker in self.trackers:
@@ -169,57 +216,54 @@ class Search:
             except Exception as exc:
                 warnings.warn(f"tracker {tracker.name} failed at {event}: {type(exc).__name__}: {exc}", stacklevel=2)
 
-    def _replay(self, proposer: Proposer) -> None:
-        """Rebuild the searcher's state from finished episodes: same asks, same tells, no model work."""
-        for candidate in self.store.finished_episodes():
-            point = proposer.ask()
-            if point != normal_point(candidate.point):
-                raise RunStoreError(
-                    f"cannot resume {self.store.dir}: the searcher no longer proposes episode {candidate.episode}'s "
-                    "strategy (was acf or a plugin upgraded?)"
-                )
-            proposer.tell(point, candidate.losses, sum(candidate.violations.values()))
-            self.candidates.append(candidate)
-            self.progress.advance()
+    def _replay(self, proposer: Proposer) -> list[tuple[int, dict[str, Any]]]:
+        """Rebuild the searcher's state from the run directory, no model work: the same asks and tells in the same
+        interleaving as they happened. Returns the episodes asked but never finished (a killed run's in flight)."""
+        asked, told = self.store.history()
+        kept = {c.episode for c in told}
+        for stale in {c.episode for c in self.store.finished_episodes()} - kept:
+            self.store.discard_result(stale)  # told after a result that was lost: run again, not mistaken as done
+        results = iter(told)
+        done = 0
+        for number, point, after in asked:
+            while done < after:
+                self._replay_tell(proposer, next(results))
+                done += 1
+            if proposer.ask() != point:
+                raise RunStoreError(f"cannot resume {self.store.dir}: the searcher no longer proposes episode "
+                                    f"{number}'s strategy (was acf or a plugin upgraded?)")
+        for candidate in results:
+            self._replay_tell(proposer, candidate)
+        finished = {c.episode for c in self.candidates}
+        return [(number, point) for number, point, _ in asked if number not in finished]
 
-    def _episode(self, number: int, point: dict[str, Any]) -> EpisodeResult:
-        s = self.session
-        point = normal_point(point)
-        strategy = point_to_strategy(point)
-        self.progress.episode(number, strategy.describe())
-        self.store.write_strategy(number, point, strategy)
-        started = time.time()
-        fields: dict[str, Any] = {"id": f"ep{number:03d}", "episode": number, "strategy": strategy, "point": point}
-        try:
-            strategy = s.validate(strategy)
-            fields["strategy"] = strategy
-            with deadline(self.config.episode_timeout_s), GpuMemoryMonitor(s.device) as gpu:
-                measurements, cached, steps = s.measure(strategy, screen=self._dominated)
-            fields.update(gpu_memory_peak_mb=gpu.peak_mb, steps=steps)
-            missing = [m.name for m in self.objectives if m.name not in measurements]
+    def _replay_tell(self, proposer: Proposer, candidate: EpisodeResult) -> None:
+        proposer.tell(normal_point(candidate.point), candidate.losses, sum(candidate.violations.values()))
+        self.candidates.append(candidate)
+        self.candidates.sort(key=lambda c: c.episode)
+        self.progress.advance()
+
+    def _record(self, number: int, point: dict[str, Any], outcome: Outcome, told: int) -> tuple[EpisodeResult, Frontier]:
+        """An outcome as the episode's result: scored against the baseline, written, put on the frontier (returned)."""
+        fields = outcome.model_dump(exclude={"error"})
+        if outcome.status == "ok":
+            missing = [m.name for m in self.objectives if m.name not in outcome.measurements]
             if missing:
-                raise AcfError(f"evaluators returned no {', '.join(missing)}")
-            candidate = EpisodeResult(status="ok", measurements=measurements, cached=cached, **fields)
+                fields.update(status="failed", reason=f"AcfError: evaluators returned no {', '.join(missing)}")
+        candidate = EpisodeResult(id=f"ep{number:03d}", episode=number, point=normal_point(point), told=told,
+                                  asked_after=self.store.asked_after(number), rationale=self.store.rationale(number),
+                                  **fields)
+        if candidate.status == "ok":
             self._score(candidate)
-        except PreflightRefused as exc:
-            candidate = EpisodeResult(status="skipped", reason=str(exc), **fields)
-        except StrategyError as exc:
-            candidate = EpisodeResult(status="skipped", reason=f"invalid strategy: {exc}", **fields)
-        except Exception as exc:  # a failing step or evaluator fails the episode, not the run
-            candidate = EpisodeResult(status="failed", reason=describe_failure(exc), **fields)
-            self.store.write_error(number, traceback.format_exc())
-        finally:
-            s.release()
-        candidate.seconds = round(time.time() - started, 3)
+        if outcome.error:
+            self.store.write_error(number, outcome.error)
         self.store.write_result(candidate)
         self.candidates.append(candidate)
-        self.store.write_frontier(self.frontier())
+        self.candidates.sort(key=lambda c: c.episode)
+        frontier = self.frontier()
+        self.store.write_frontier(frontier)
         self.progress.log(_summary_line(candidate, self.objectives))
-        return candidate
-
-    def _dominated(self, measured: dict[str, Measurement], predicted: dict[str, float]) -> bool:
-        """Whether the candidate's costs need only a quick timing: a frontier member beats it even at its best."""
-        return dominated_at_best(self.frontier(), measured, predicted)
+        return candidate, frontier
 
     def _score(self, c: EpisodeResult) -> None:
         c.losses = [-gain(m, c.value(m.name), self.baseline[m.name].value) for m in self.objectives]
@@ -241,7 +285,7 @@ class Search:
             objectives=self.objectives, constraints=self.config.constraints, baseline=self.baseline,
             hypervolume=frontier.hypervolume, frontier=[c.id for c in frontier.candidates], recommended=pick,
             recommended_reason=frontier.recommended_reason, blocking_constraint=frontier.blocking_constraint,
-            promotion=promotion, seconds=round(seconds, 2),
+            promotion=promotion, seconds=round(seconds, 2), searcher=self.searcher.summary(),
         )
 
 

@@ -31,8 +31,9 @@ class Proposer:
     """Wraps a searcher for the episode loop.
 
     `refuse(point)` returns a reason the point cannot run (e.g. over the episode budget) or None; a refused
-    point is told back as a failure. A point already scored is told its recorded losses again. `given`
-    points (the user's `--strategy` files) come first, as they are; the searcher is told their scores too.
+    point is told back as a failure. A point already scored is told its recorded losses again; one still in
+    flight (asked, not yet told: candidates in parallel) is drawn again without telling. `given` points (the
+    user's `--strategy` files) come first, as they are; the searcher is told their scores too.
     """
 
     def __init__(self, searcher: "Searcher", refuse: Callable[[dict[str, Any]], str | None] | None = None,
@@ -42,15 +43,22 @@ class Proposer:
         self.refuse = refuse or (lambda point: None)
         self.max_redraws = max_redraws
         self.scored: dict[str, tuple[list[float] | None, float]] = {}
+        self.pending: set[str] = set()
 
     def ask(self) -> dict[str, Any]:
-        if self.given:
-            return self.given.pop(0)
+        point = self.given.pop(0) if self.given else self._draw()
+        self.pending.add(point_key(point))
+        return point
+
+    def _draw(self) -> dict[str, Any]:
         point = normal_point(self.searcher.ask())
         for _ in range(self.max_redraws):
-            known = self.scored.get(point_key(point))
+            key = point_key(point)
+            known = self.scored.get(key)
             if known is not None:
                 self.searcher.tell(point, *known)
+            elif key in self.pending:
+                pass  # in flight: its result is told when it comes; the searcher proposes again
             elif self.refuse(point) is not None:
                 self.searcher.tell(point, None, 0.0)
             else:
@@ -59,5 +67,6 @@ class Proposer:
         return point
 
     def tell(self, point: dict[str, Any], losses: list[float] | None, violation: float = 0.0) -> None:
+        self.pending.discard(point_key(point))
         self.scored[point_key(point)] = (losses, violation)
         self.searcher.tell(point, losses, violation)

@@ -15,8 +15,8 @@ class GridSearcher(Searcher):
     name = "grid"
     description = f"every combination of parameter levels ({LEVELS} per continuous parameter), pipelines interleaved"
 
-    def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
-        super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed)
+    def __init__(self, space, *, num_objectives: int, budget: int, seed: int, workers: int = 1):
+        super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed, workers=workers)
         if space.grid_size(LEVELS, cap=MAX_POINTS) > MAX_POINTS:
             raise AcfError(f"the grid searcher cannot enumerate this space (over {MAX_POINTS:,} points: a per-layer "
                            "method's allocation, say)", hint="use --searcher nevergrad or random")

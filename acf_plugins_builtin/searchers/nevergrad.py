@@ -46,8 +46,8 @@ class NevergradSearcher(Searcher):
     # Of every `explore_every` asks after the seeds, one is left to NGOpt; the others refine the front.
     explore_every = 3
 
-    def __init__(self, space, *, num_objectives: int, budget: int, seed: int):
-        super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed)
+    def __init__(self, space, *, num_objectives: int, budget: int, seed: int, workers: int = 1):
+        super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed, workers=workers)
         ng = import_backend("nevergrad", extra="search", purpose="the nevergrad searcher")
         import numpy as np
 
@@ -56,7 +56,9 @@ class NevergradSearcher(Searcher):
         self._ng = ng
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.opt = ng.optimizers.registry[self.optimizer](parametrization=parametrization, budget=max(budget, 1), num_workers=1)
+            # with several in flight, NGOpt picks an optimizer that proposes a batch before it learns from it
+            self.opt = ng.optimizers.registry[self.optimizer](parametrization=parametrization, budget=max(budget, 1),
+                                                              num_workers=workers)
             if num_objectives > 1:
                 # Upper bounds of the normalised losses: the hypervolume reference point (gain 0).
                 self.opt.tell(ng.p.MultiobjectiveReference(), [0.0] * num_objectives)

@@ -6,6 +6,7 @@ its database), and a mixed candidate takes each layer's codes from its own level
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from ..packing import Grid, quantize_grid
@@ -95,3 +96,25 @@ class Database:
 
     def nbytes(self) -> int:
         return sum(q.numel() * q.element_size() + s.numel() * s.element_size() for q, s in self.entries.values())
+
+    def save(self, path: Path) -> None:
+        """Write the built levels to one safetensors file (codes and scales per module and level)."""
+        from safetensors.torch import save_file
+
+        tensors = {}
+        for (name, level), (q, scale) in self.entries.items():
+            tensors[f"{level}/{name}/codes"], tensors[f"{level}/{name}/scales"] = q.contiguous(), scale.contiguous()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(path), metadata={"source": self.source, "levels": ",".join(sorted(self.built))})
+
+    def load(self, path: Path) -> None:
+        """Add the levels a `save`d file holds."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            for key in f.keys():
+                level, rest = key.split("/", 1)
+                name, part = rest.rsplit("/", 1)
+                if part == "codes":
+                    self.entries[(name, level)] = f.get_tensor(key), f.get_tensor(f"{level}/{name}/scales")
+                    self.built.add(level)
