@@ -3,6 +3,8 @@
 Run:
     python benchmarks/search_efficiency.py                # SmolLM2-135M: measure the space once (cached), replay
     python benchmarks/search_efficiency.py --synthetic    # a synthetic objective table: seconds, no model
+    python benchmarks/search_efficiency.py --searchers agent,nevergrad,random --budgets 0.1,0.25 \
+        --llm-endpoint https://api.openai.com/v1 --llm-model gpt-4o-mini   # the agent with a stronger LLM
 
 A fixed candidate space (RTN and GPTQ × bits {2,3,4,8} × group {32, 64, per-channel} where valid, magnitude and
 Wanda sparsity, magnitude → RTN chains) is evaluated exhaustively once — through acf's own `Run.measure`, so
@@ -12,6 +14,10 @@ searcher runs, through the same `Proposer` the episode loop uses (repeats and re
 budgets of 10%, 25% and 50% of the space over several seeds, reading scores from the table instead of
 measuring. The table prints the median and range of found / true hypervolume, and the evaluations needed to
 reach 95% of it (median over seeds, at the largest budget; "-" when a seed never got there).
+
+The `agent` searcher is attached to a view of the replayed run (the model, the space, the results so far, the
+frontier) exactly as acf's loop attaches it, and asks its LLM every few episodes — for real, each replay: by default
+the local SmolLM2-135M-Instruct (constrained decoding, CPU), or any OpenAI-compatible endpoint.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from acf.search.frontier import hypervolume, pareto_indices
@@ -39,6 +46,13 @@ ACCURACY = Metric(name="gsm8k_loglik", direction="max", category="accuracy")
 SIZE = Metric(name="size_mb", direction="min", category="size")
 OBJECTIVES = [ACCURACY, SIZE]
 DEFAULT_TABLE = Path(__file__).parent / "results" / "search_space_smollm2.json"
+# What the agent is told of the model on the synthetic table: SmolLM2-135M's shape (config.json only).
+SYNTHETIC_MODEL = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 576,
+                   "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
+                   "num_key_value_heads": 3, "vocab_size": 49152, "tie_word_embeddings": True,
+                   "max_position_embeddings": 8192, "torch_dtype": "float32"}
+# The agent searcher's LLM (`--llm-endpoint`, `--llm-model`, `--llm-key-env`; default: the local model).
+LLM = SimpleNamespace(llm_endpoint=None, llm_model=None, llm_key_env="OPENAI_API_KEY")
 
 
 def candidate_space(groups: list[int]) -> Space:
@@ -125,9 +139,75 @@ class Table:
         return [-g for g in self.gains(entry)] if entry["status"] == "ok" else None
 
 
-def replay(searcher_cls, space: Space, table: Table, budget: int, seed: int) -> list[float]:
-    """Hypervolume ratio (found / true) after each of `budget` episodes."""
-    searcher = searcher_cls(space, num_objectives=len(OBJECTIVES), budget=budget, seed=seed)
+class ReplayView:
+    """What a searcher sees of a replayed run (`Searcher.attach`, as acf's loop gives it a `RunView`): the model,
+    the space, the results so far and the frontier, built from the table; a proposed strategy is valid when the
+    table's space holds it. The agent's rounds are kept in memory (each replay asks its LLM afresh)."""
+
+    def __init__(self, space: Space, table: Table, data: dict[str, Any], budget: int, seed: int):
+        from acf.measurement import Measurement
+        from acf.models.resolve import read_config, resolve_model
+        from acf.models.spec import infer_spec
+        from acf.plugins.manager import registry
+        from acf.search.view import RunView
+
+        self.table, self.space = table, space
+        self.baseline = {m.name: Measurement(value=v, low=v, high=v) for m, v in
+                         ((m, table.baseline[m.name]) for m in OBJECTIVES)}
+        self.records: dict[int, dict[str, Any]] = {}
+        self.view = RunView(
+            spec=(infer_spec(SYNTHETIC_MODEL, source="synthetic") if data["model"] == "synthetic"
+                  else infer_spec(read_config(resolve_model(data["model"])), source=data["model"])), space=space,
+            methods={n: registry().get("method", n).description for n in ("rtn", "gptq", "magnitude", "wanda")},
+            objectives=OBJECTIVES, constraints=[], baseline=self.baseline, episodes=budget, seed=seed, config=None,
+            frontier=self.frontier, validate=self.validate, save_record=self.records.__setitem__,
+            load_record=self.records.get)
+
+    def frontier(self):
+        from acf.search.frontier import build_frontier
+
+        return build_frontier(self.view.candidates, OBJECTIVES, self.baseline)
+
+    def validate(self, raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        from acf.search.pipelines import strategy_to_point
+        from acf.search.strategy import Strategy
+        from acf.toolkit import normal_point
+
+        try:
+            point = normal_point(strategy_to_point(Strategy.model_validate(raw)))
+        except Exception as exc:
+            return None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if point_key(point) not in self.table.entries:
+            return None, "not in the benchmark's space (pipelines " + ", ".join(PIPELINES) + ")"
+        return point, None
+
+    def record(self, point: dict[str, Any], rationale: str | None) -> None:
+        from acf.measurement import Measurement
+        from acf.rundir.results import EpisodeResult
+        from acf.search.pipelines import point_to_strategy
+
+        entry = self.table.entries[point_key(point)]
+        n = len(self.view.candidates) + 1
+        result = EpisodeResult(id=f"ep_{n:04d}", episode=n, strategy=point_to_strategy(point), point=point,
+                               status=entry["status"], reason=entry.get("reason"), rationale=rationale,
+                               feasible=entry["status"] == "ok")
+        if entry["status"] == "ok":
+            result.measurements = {k: Measurement(value=v, low=v, high=v) for k, v in entry["values"].items()}
+            result.reward = statistics.fmean(self.table.gains(entry))  # for the frontier's pick; no searcher sees it
+        self.view.candidates.append(result)
+
+
+def replay(searcher_cls, space: Space, table: Table, budget: int, seed: int, data: dict[str, Any] | None = None,
+           stats: dict[str, Any] | None = None) -> list[float]:
+    """Hypervolume ratio (found / true) after each of `budget` episodes. With the table's `data`, the searcher is
+    attached to a view of the replayed run (what the agent reads); its `summary()` is added to `stats`."""
+    import inspect
+
+    extra = {"config": LLM} if "config" in inspect.signature(searcher_cls).parameters else {}
+    searcher = searcher_cls(space, num_objectives=len(OBJECTIVES), budget=budget, seed=seed, **extra)
+    view = ReplayView(space, table, data, budget, seed) if data is not None else None
+    if view is not None:
+        searcher.attach(view.view)
     proposer = Proposer(searcher)
     found: list[list[float]] = []
     curve = []
@@ -135,9 +215,15 @@ def replay(searcher_cls, space: Space, table: Table, budget: int, seed: int) -> 
         point = proposer.ask()
         losses = table.score(point)
         proposer.tell(point, losses, 0.0)
+        if view is not None:
+            view.record(point, searcher.rationale(point))
         if losses is not None:
             found.append([-x for x in losses])
         curve.append(hypervolume([found[i] for i in pareto_indices(found)]) / table.true_hv if found else 0.0)
+    if stats is not None:
+        for key, value in (searcher.summary() or {}).get("agent", {}).items():
+            if isinstance(value, (int, float)):
+                stats[key] = stats.get(key, 0) + value
     return curve
 
 
@@ -146,17 +232,23 @@ def evaluations_to(curve: list[float], target: float) -> int | None:
 
 
 def benchmark(space: Space, table: Table, searchers: dict[str, Any], fractions: list[float], seeds: int,
-              target: float = 0.95) -> list[dict[str, Any]]:
+              target: float = 0.95, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     size = len(space.grid())
     rows = []
     for name, cls in searchers.items():
         for fraction in fractions:
             budget = max(1, math.ceil(fraction * size))
-            curves = [replay(cls, space, table, budget, seed) for seed in range(seeds)]
+            started, stats = time.time(), {}
+            curves = [replay(cls, space, table, budget, seed, data, stats) for seed in range(seeds)]
             finals = [c[-1] for c in curves]
             reached = [evaluations_to(c, target) for c in curves]
-            rows.append({"searcher": name, "fraction": fraction, "budget": budget, "median": statistics.median(finals),
-                         "min": min(finals), "max": max(finals), "reached": reached})
+            row = {"searcher": name, "fraction": fraction, "budget": budget, "median": statistics.median(finals),
+                   "min": min(finals), "max": max(finals), "reached": reached,
+                   "seconds": round(time.time() - started, 1)}
+            if stats:  # the agent's rounds over all seeds: proposed, invalid, run, fallbacks, tokens
+                row["agent"] = stats
+            rows.append(row)
+            print(f"{name} {fraction:.0%}: median {row['median']:.3f} ({row['seconds']:.0f} s)", file=sys.stderr)
     return rows
 
 
@@ -168,6 +260,12 @@ def print_table(rows, size: int, target: float) -> None:
         evals = f"{statistics.median(hits):g}" if len(hits) == len(r["reached"]) else "-"
         print(f"| {r['searcher']} | {r['fraction']:.0%} ({r['budget']}/{size}) | {r['median']:.3f} | "
               f"{r['min']:.3f}–{r['max']:.3f} | {len(hits)}/{len(r['reached'])} | {evals} |")
+    for r in rows:
+        if "agent" in r:
+            a = r["agent"]
+            print(f"agent at {r['fraction']:.0%}, all seeds: {a.get('rounds', 0)} LLM rounds, {a.get('proposed', 0)} "
+                  f"strategies proposed, {a.get('invalid', 0)} invalid, {a.get('run', 0)} run (new to the search), "
+                  f"{a.get('fallbacks', 0)} rounds fell back to nevergrad, {r['seconds']:.0f} s")
 
 
 def main(argv=None) -> int:
@@ -181,7 +279,11 @@ def main(argv=None) -> int:
     parser.add_argument("--budgets", default="0.1,0.25,0.5", help="fractions of the space")
     parser.add_argument("--searchers", default="", help="comma-separated; default: every registered searcher")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--llm-endpoint", help="the agent's OpenAI-compatible endpoint (default: the local model)")
+    parser.add_argument("--llm-model", help="the agent's model: a served model's name, or a local alias/folder")
+    parser.add_argument("--llm-key-env", default="OPENAI_API_KEY", help="environment variable holding the key")
     args = parser.parse_args(argv)
+    LLM.llm_endpoint, LLM.llm_model, LLM.llm_key_env = args.llm_endpoint, args.llm_model, args.llm_key_env
 
     from acf.plugins.manager import registry
 
@@ -205,7 +307,7 @@ def main(argv=None) -> int:
     ok = sum(e["status"] == "ok" for e in data["entries"])
     print(f"{data['model']}: {size} strategies ({ok} ok), true hypervolume {table.true_hv:.4f}, {args.seeds} seeds")
     started = time.time()
-    rows = benchmark(space, table, searchers, fractions, args.seeds)
+    rows = benchmark(space, table, searchers, fractions, args.seeds, data=data)
     print_table(rows, size, 0.95)
     print(f"replayed in {time.time() - started:.1f} s")
     if args.json:

@@ -29,7 +29,7 @@ LAYERS = [
     ("types", ["search.space", "search.strategy", "search.objectives", "models.spec", "models.families", "models.formats",
                "models.loading", "models.artifact"]),
     ("records", ["context", "rundir.results", "search.frontier", "rundir.config", "rundir.cache", "costs",
-                 "preflight"]),
+                 "preflight", "search.view"]),
     ("plugins", ["plugins.hookspecs", "plugins.registry", "plugins.manager", "plugins.backends", "plugins.method",
                  "plugins.evaluator", "plugins.searcher", "plugins.reward_preset", "plugins.model_alias",
                  "plugins.tracker", "plugins.runtime", "plugins.selection"]),

@@ -11,7 +11,8 @@ SCRIPT = Path(__file__).parent.parent / "benchmarks" / "search_efficiency.py"
 def test_search_efficiency_benchmark_on_the_synthetic_table(tmp_path):
     out = tmp_path / "rows.json"
     proc = subprocess.run([sys.executable, str(SCRIPT), "--synthetic", "--seeds", "2", "--budgets", "0.1,0.25,1.0",
-                           "--json", str(out)], capture_output=True, text=True, timeout=300)
+                           "--searchers", "grid,nevergrad,random", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "| searcher | budget | hv ratio median |" in proc.stdout
     data = json.loads(out.read_text())
@@ -26,3 +27,19 @@ def test_search_efficiency_benchmark_on_the_synthetic_table(tmp_path):
     # random and grid with a bigger budget replay the smaller run first, so they never find less
     for name in ("random", "grid"):
         assert rows[(name, 0.1)]["median"] <= rows[(name, 0.25)]["median"] <= rows[(name, 1.0)]["median"]
+
+
+def test_the_agent_is_replayed_asking_its_llm_for_real(tmp_path, acf_tiny_model):
+    """The agent reads a view of the replayed run and asks its (local, tiny) LLM every few episodes; its
+    proposals are valid strategies of the benchmark's space, and they are counted."""
+    out = tmp_path / "rows.json"
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--synthetic", "--seeds", "1", "--budgets", "0.1",
+                           "--searchers", "agent", "--llm-model", str(acf_tiny_model), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    [row] = json.loads(out.read_text())["rows"]
+    agent = row["agent"]
+    assert row["budget"] == 7 and agent["rounds"] == 3  # asks 1, 4 and 7
+    assert agent["proposed"] >= agent["rounds"] and agent["invalid"] == 0 and agent["fallbacks"] == 0
+    assert 0.0 < row["median"] <= 1.0 + 1e-9
+    assert "LLM rounds" in proc.stdout
