@@ -143,3 +143,16 @@ def test_bad_llm_settings_are_one_line_before_any_model_work(acf_tiny_model, gsm
     assert code == 2 and "Traceback" not in err and err.count("Error:") == 1, err
     assert message in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_reply_is_read_from_prose_or_a_fence_and_an_echoed_placeholder_is_no_rationale():
+    from acf_plugins_builtin.searchers.agent.prompt import MalformedReply, parse_reply
+
+    steps = [{"method": "rtn", "params": {"bits": 4}}]
+    fenced = "Sure!\n```json\n" + json.dumps({"strategies": [{"steps": steps, "rationale": " 4 bits keeps it. "}]}) + "\n```"
+    assert parse_reply(fenced) == [{"steps": steps, "rationale": "4 bits keeps it."}]
+    echoed = json.dumps({"strategies": [{"steps": steps, "rationale": "One sentence."}]})
+    assert parse_reply(echoed) == [{"steps": steps, "rationale": ""}]
+    for text in ("", "no JSON here", '{"strategies": []}', '{"strategies": [{"rationale": "x"}]}'):
+        with pytest.raises(MalformedReply):
+            parse_reply(text)

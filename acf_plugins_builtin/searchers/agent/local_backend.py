@@ -12,7 +12,7 @@ from acf import Choice
 from acf.toolkit import load_named_model, point_to_strategy, resolve_model
 
 from .openai_backend import Reply
-from .prompt import MalformedReply
+from .prompt import MalformedReply, own_words
 
 DEFAULT_MODEL = "smollm2-135m"
 RATIONALE_TOKENS = 40
@@ -62,7 +62,7 @@ class LocalBackend:
                 text += json.dumps(point[p.name])
             rationale = reply.generate(text + ', "rationale": "', RATIONALE_TOKENS, stop='"')
             strategies.append({"steps": point_to_strategy(point).model_dump(mode="json")["steps"],
-                               "rationale": rationale.strip()})
+                               "rationale": own_words(rationale)})
         return Reply(json.dumps({"strategies": strategies}), strategies, len(reply.ids), reply.used)
 
     def transient(self, exc: Exception) -> bool:

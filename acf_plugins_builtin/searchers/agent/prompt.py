@@ -13,7 +13,9 @@ SYSTEM = ("You propose compression strategies for acf, which searches for compre
           "Propose strategies that are not tried yet, meet the constraints, and are likely to reach or extend the "
           "Pareto frontier of the objectives. Use what the results so far show: what failed and why, what is on "
           "the frontier. Reply with JSON only.")
-FORMAT = ('{"strategies": [{"steps": [{"method": "NAME", "params": {"PARAM": VALUE}}], "rationale": "one sentence"}]}')
+PLACEHOLDER = "one sentence"  # the rationale's stand-in in FORMAT: a reply that repeats it gave none
+FORMAT = ('{"strategies": [{"steps": [{"method": "NAME", "params": {"PARAM": VALUE}}], "rationale": "%s"}]}'
+          % PLACEHOLDER)
 RECENT = 12
 
 
@@ -75,8 +77,14 @@ def parse_reply(text: str) -> list[dict[str, Any]]:
         if isinstance(items, dict):
             items = [items]
         if isinstance(items, list) and items and all(isinstance(i, dict) and "steps" in i for i in items):
-            return [{"steps": i["steps"], "rationale": str(i.get("rationale", "")).strip()} for i in items]
+            return [{"steps": i["steps"], "rationale": own_words(str(i.get("rationale", "")))} for i in items]
     raise MalformedReply(f"no strategies in the reply: {text[:200]!r}")
+
+
+def own_words(rationale: str) -> str:
+    """The rationale, or "" when the reply only repeated the format's placeholder."""
+    rationale = rationale.strip()
+    return "" if rationale.lower().rstrip(".") == PLACEHOLDER else rationale
 
 
 def check_endpoint(endpoint: str) -> None:

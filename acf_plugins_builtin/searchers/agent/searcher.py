@@ -97,7 +97,7 @@ class AgentSearcher(NevergradSearcher):
                 self.counts["invalid"] += 1
                 self.feedback.append(f"{proposal['steps']}: {why_not}")
             else:
-                self.queue.append((point, proposal.get("rationale") or "proposed by the LLM"))
+                self.queue.append((point, proposal.get("rationale") or "proposed by the LLM (no rationale given)"))
 
     def _ask_llm(self, number: int) -> dict[str, Any]:
         chat = messages(self.run, self.proposals, self.feedback)
