@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, create_model, field_validator
 
 from acf.errors import AcfError
 from acf.rundir.options import DEFAULT_COST_EVALUATORS, EXECUTORS, OPTIONS, REQUIRED, RUN_OPTIONS, TELL_ORDERS, RunOption
 
+
+
+def flag(field: str) -> str:
+    """The command-line flag of a run option."""
+    return "--" + field.replace("_", "-")
 
 class _RunConfig(BaseModel):
     """Methods and validators of `RunConfig`; its fields come from `RUN_OPTIONS`."""
@@ -39,32 +44,19 @@ class _RunConfig(BaseModel):
             raise ValueError(f"--workers must be at least 1, got {value}")
         return value
 
-    @field_validator("gpus_per_candidate", check_fields=False)
+    @field_validator("gpus_per_candidate", "promote", check_fields=False)
     @classmethod
-    def _gpus(cls, value: float) -> float:
+    def _not_negative(cls, value: float, info: ValidationInfo) -> float:
         if value < 0:
-            raise ValueError(f"--gpus-per-candidate must be 0 or more, got {value:g}")
+            raise ValueError(f"{flag(info.field_name)} must be 0 or more, got {value:g}")
         return value
 
-    @field_validator("executor", check_fields=False)
+    @field_validator("executor", "tell_order", check_fields=False)
     @classmethod
-    def _executor(cls, value: str) -> str:
-        if value not in EXECUTORS:
-            raise ValueError(f"--executor must be one of {', '.join(EXECUTORS)}, got {value!r}")
-        return value
-
-    @field_validator("tell_order", check_fields=False)
-    @classmethod
-    def _tell_order(cls, value: str) -> str:
-        if value not in TELL_ORDERS:
-            raise ValueError(f"--tell-order must be one of {', '.join(TELL_ORDERS)}, got {value!r}")
-        return value
-
-    @field_validator("promote", check_fields=False)
-    @classmethod
-    def _not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise ValueError(f"--promote must be 0 or more, got {value}")
+    def _one_of(cls, value: str, info: ValidationInfo) -> str:
+        allowed = {"executor": EXECUTORS, "tell_order": TELL_ORDERS}[info.field_name]
+        if value not in allowed:
+            raise ValueError(f"{flag(info.field_name)} must be one of {', '.join(allowed)}, got {value!r}")
         return value
 
     @classmethod
