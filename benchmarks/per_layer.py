@@ -175,7 +175,8 @@ def main(argv=None) -> int:
 
     dbs["gptq"].save(stored)  # with the uniform-only levels too
     print(f"\nSmolLM2-135M ({args.model}) fp32: perplexity {base_ppl[0]:.3f} [{base_ppl[1]:.3f}, {base_ppl[2]:.3f}] "
-          f"on {len(docs)} held-out GSM8K items; database + prior {setup_s:.0f} s (shared by every budget)\n")
+          f"on {len(docs)} held-out GSM8K items; database + prior {setup_s:.0f} s (shared by every budget"
+          f"{'; GPTQ database read from the cache, not built' if reused else ''})\n")
     print("| budget | kind | setting | effective bits | perplexity [95%] | evaluations | seconds | vs uniform GPTQ (Δ log ppl) |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -190,7 +191,8 @@ def main(argv=None) -> int:
     if args.json:
         command = "python benchmarks/per_layer.py " + " ".join(argv if argv is not None else sys.argv[1:])
         args.json.write_text(json.dumps({"command": command.strip(), "model": args.model, "fp32_perplexity": base_ppl[:3],
-                                         "setup_seconds": round(setup_s, 1), "rows": rows}, indent=2) + "\n")
+                                         "setup_seconds": round(setup_s, 1),
+                                         "database_reused": reused, "rows": rows}, indent=2) + "\n")
     return 0
 
 
