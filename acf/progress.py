@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 
 class Progress:
@@ -40,11 +40,11 @@ class _Task:
 
 
 class RichProgress(Progress):
-    def __init__(self):
+    def __init__(self, console: Any = None):
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, SpinnerColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         self._bar = Bar(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=False,
@@ -84,6 +84,8 @@ class RichProgress(Progress):
         self._bar.console.print(text, soft_wrap=True, markup=False, highlight=False)
 
     def stop(self) -> None:
+        if self._main is not None:  # the last frame is kept on screen: the count, not the last episode's phase
+            self._bar.update(self._main, description="episodes")
         self._bar.stop()
 
     @contextmanager
