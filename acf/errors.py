@@ -13,6 +13,17 @@ class AcfError(Exception):
         self.hint = hint
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: every finished episode is on disk; `run_dir` says where to resume."""
+
+    def __init__(self, run_dir):
+        super().__init__(str(run_dir))
+        self.run_dir = run_dir
+
+    def message(self) -> str:
+        return f"Interrupted; finished episodes are saved (continue with: acf resume {self.run_dir})"
+
+
 class UnknownPluginError(AcfError):
     """A method, evaluator, searcher, preset or alias name that no installed plugin registered."""
 

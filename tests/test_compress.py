@@ -237,6 +237,28 @@ def test_a_second_process_on_the_same_run_dir_is_refused(acf_tiny_model, gsm8k_f
         json.loads((run_dir / f"episode_{i:03d}" / "result.json").read_text())
 
 
+def test_ctrl_c_says_where_the_run_is_and_resume_finishes_it(acf_tiny_model, gsm8k_file, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site")), "ACF_CACHE_DIR": str(tmp_path / "cache")}
+    run_dir = tmp_path / "run"
+    args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "-n", "3",
+            "--eval-option", "slow.seconds=3", "--run-dir", str(run_dir)]
+    proc = subprocess.Popen([sys.executable, "-m", "acf", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    while not (run_dir / "episode_001" / "result.json").exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert f"Interrupted; finished episodes are saved (continue with: acf resume {run_dir})" in stderr
+    assert "Traceback" not in stderr
+    first = (run_dir / "episode_001" / "result.json").read_text()
+    resumed = acf_process(["resume", str(run_dir), "--quiet"], env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert (run_dir / "episode_001" / "result.json").read_text() == first  # kept, not run again
+    assert json.loads((run_dir / "final_results.json").read_text())["episodes"]["ok"] == 3
+
+
 def test_an_episode_past_its_timeout_fails_and_the_run_goes_on(acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
     started = time.time()
     result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", methods=["nap", "rtn"], max_steps=1, searcher="grid",

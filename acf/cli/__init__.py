@@ -46,6 +46,6 @@ def main() -> None:
             print(f"  hint: {exc.hint}", file=sys.stderr)
         print("  (set ACF_DEBUG=1 for the traceback)", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("Interrupted; finished episodes are saved (continue with: acf resume RUN_DIR)", file=sys.stderr)
+    except KeyboardInterrupt:  # outside a command (typer turns one inside into exit 130: see `interruptible`)
+        print("Interrupted", file=sys.stderr)
         sys.exit(130)

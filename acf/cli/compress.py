@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
 
 from acf.cli.frontier import print_frontier
+from acf.errors import Interrupted
 from acf.cli.options import (DEVICE, DTYPE, EVAL_OPTION, QUIET, RUNTIME, TRUST_REMOTE_CODE, parse_eval_options,
                              parse_weights)
 from acf.rundir.options import OPTIONS
@@ -79,16 +82,17 @@ def compress(
         task_options["data_path"] = str(data_path)
     if not task_options:
         options.pop(task)
-    result = api.compress(
-        model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
-        constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
-        max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options,
-        episode_budget_s=episode_budget, episode_timeout_s=timeout, promote=promote, track=track,
-        track_uri=track_uri, device=device, dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
-        llm_endpoint=llm_endpoint, llm_model=llm_model, llm_key_env=llm_key_env,
-        executor=executor, ray_address=ray_address, workers=workers, gpus_per_candidate=gpus_per_candidate,
-        tell_order=tell_order, progress=not quiet,
-    )
+    with interruptible():
+        result = api.compress(
+            model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
+            constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
+            max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options,
+            episode_budget_s=episode_budget, episode_timeout_s=timeout, promote=promote, track=track,
+            track_uri=track_uri, device=device, dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
+            llm_endpoint=llm_endpoint, llm_model=llm_model, llm_key_env=llm_key_env,
+            executor=executor, ray_address=ray_address, workers=workers, gpus_per_candidate=gpus_per_candidate,
+            tell_order=tell_order, progress=not quiet,
+        )
     _report(result, json_out)
 
 
@@ -104,7 +108,9 @@ def resume(
     import acf.api as api
 
     where = {k: v for k, v in (("executor", executor), ("ray_address", ray_address), ("workers", workers)) if v is not None}
-    _report(api.resume(run_dir, progress=not quiet, **where), json_out)
+    with interruptible():
+        result = api.resume(run_dir, progress=not quiet, **where)
+    _report(result, json_out)
 
 
 def export(
@@ -129,3 +135,14 @@ def _report(result, json_out: bool) -> None:
         return
     print_frontier(result)
     typer.echo(f"Run directory: {result.run_dir}")
+
+
+@contextmanager
+def interruptible():
+    """Ctrl-C during a run: say where its finished episodes are and how to go on, exit 130 (typer would exit 130
+    in silence)."""
+    try:
+        yield
+    except Interrupted as exc:
+        print(exc.message(), file=sys.stderr)
+        raise typer.Exit(130) from None

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from acf.errors import AcfError, RunStoreError, StrategyError
+from acf.errors import AcfError, Interrupted, RunStoreError, StrategyError
 from acf.measurement import Measurement
 from acf.plugins.manager import registry
 from acf.progress import Progress
@@ -145,6 +145,8 @@ class Search:
         self.store.remove_partial_writes()  # only the lock holder may: another writer's temp files are live
         try:
             return self._execute()
+        except KeyboardInterrupt as exc:  # the run directory is what the user needs to resume
+            raise Interrupted(self.store.dir) from exc
         finally:
             lock.release()
 
