@@ -242,8 +242,10 @@ def test_ctrl_c_says_where_the_run_is_and_resume_finishes_it(acf_tiny_model, gsm
     run_dir = tmp_path / "run"
     args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "-n", "3",
             "--eval-option", "slow.seconds=3", "--run-dir", str(run_dir)]
+    # Ctrl-C's default action, even where this test runs with SIGINT ignored (a background job of a shell)
     proc = subprocess.Popen([sys.executable, "-m", "acf", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     while not (run_dir / "episode_001" / "result.json").exists():
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.01)
