@@ -55,7 +55,8 @@ class RichProgress(Progress):
 
     def start(self, total: int, done: int = 0, title: str = "") -> None:
         self._bar.start()
-        self._main = self._bar.add_task(title or "episodes", total=total, completed=done)
+        self._title = title or "episodes"
+        self._main = self._bar.add_task(self._title, total=total, completed=done)
 
     def episode(self, number: int, description: str) -> None:
         self._label = f"episode {number}: {description}"
@@ -84,8 +85,8 @@ class RichProgress(Progress):
         self._bar.console.print(text, soft_wrap=True, markup=False, highlight=False)
 
     def stop(self) -> None:
-        if self._main is not None:  # the last frame is kept on screen: the count, not the last episode's phase
-            self._bar.update(self._main, description="episodes")
+        if self._main is not None:  # the last frame is kept on screen: the run's title, not the last episode's phase
+            self._bar.update(self._main, description=self._title)
         self._bar.stop()
 
     @contextmanager

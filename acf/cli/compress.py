@@ -11,9 +11,9 @@ from typing import Any, Optional
 import typer
 
 from acf.cli.frontier import print_frontier
-from acf.errors import Interrupted
 from acf.cli.options import (DEVICE, DTYPE, EVAL_OPTION, QUIET, RUNTIME, TRUST_REMOTE_CODE, parse_eval_options,
                              parse_weights)
+from acf.errors import Interrupted
 from acf.rundir.options import OPTIONS
 
 
