@@ -8,32 +8,59 @@ keeps the built-in plugins to these two modules). Names are imported on first us
 
 from __future__ import annotations
 
-from acf.lazy import lazy_getattr
 from acf.plugins.hookspecs import hookimpl
+from acf.system.lazy import lazy_getattr
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
     # the Python API
-    "compress": "acf.api", "resume": "acf.api", "load_run": "acf.api", "evaluate": "acf.api", "export": "acf.api",
-    "CompressResult": "acf.api", "Session": "acf.session",
+    "compress": "acf.api",
+    "resume": "acf.api",
+    "load_run": "acf.api",
+    "evaluate": "acf.api",
+    "export": "acf.api",
+    "CompressResult": "acf.api",
+    "Session": "acf.session.session",
     # errors
-    "AcfError": "acf.errors", "UnknownPluginError": "acf.errors", "MissingBackendError": "acf.errors",
-    "BackendImportError": "acf.errors", "DatasetNotFoundError": "acf.errors", "StrategyError": "acf.errors",
+    "AcfError": "acf.errors",
+    "UnknownPluginError": "acf.errors",
+    "MissingBackendError": "acf.errors",
+    "BackendImportError": "acf.errors",
+    "DatasetNotFoundError": "acf.errors",
+    "StrategyError": "acf.errors",
     "ModelNotFoundError": "acf.errors",
     # plugin interfaces
-    "Method": "acf.plugins.method", "Stage": "acf.plugins.method", "Resources": "acf.plugins.method",
-    "Evaluator": "acf.plugins.evaluator", "Searcher": "acf.plugins.searcher",
-    "RewardPreset": "acf.plugins.reward_preset", "ModelAlias": "acf.plugins.model_alias",
-    "Tracker": "acf.plugins.tracker", "Runtime": "acf.plugins.runtime", "Deployment": "acf.plugins.runtime",
+    "Method": "acf.plugins.method",
+    "Stage": "acf.plugins.method",
+    "Resources": "acf.plugins.method",
+    "Evaluator": "acf.plugins.evaluator",
+    "Searcher": "acf.plugins.searcher",
+    "RunView": "acf.plugins.view",
+    "RewardPreset": "acf.plugins.reward_preset",
+    "ModelAlias": "acf.plugins.model_alias",
+    "Tracker": "acf.plugins.tracker",
+    "Runtime": "acf.plugins.runtime",
+    "Deployment": "acf.plugins.runtime",
     # the types they take and return
-    "Space": "acf.search.space", "Choice": "acf.search.space", "Int": "acf.search.space", "Float": "acf.search.space",
-    "Strategy": "acf.search.strategy", "Step": "acf.search.strategy",
-    "Measurement": "acf.measurement", "Metric": "acf.search.objectives", "Constraint": "acf.search.objectives",
-    "ModelSpec": "acf.models.spec", "Context": "acf.context", "Records": "acf.context",
-    "EpisodeResult": "acf.rundir.results", "Candidate": "acf.rundir.results", "FinalResults": "acf.rundir.results",
-    "Promotion": "acf.rundir.results", "Frontier": "acf.search.frontier", "RunConfig": "acf.rundir.config",
-    "TensorFormat": "acf.tensor_format",
+    "Space": "acf.types.space",
+    "Choice": "acf.types.space",
+    "Int": "acf.types.space",
+    "Float": "acf.types.space",
+    "Strategy": "acf.types.strategy",
+    "Step": "acf.types.strategy",
+    "Measurement": "acf.types.measurement",
+    "Metric": "acf.types.objectives",
+    "Constraint": "acf.types.objectives",
+    "ModelSpec": "acf.types.spec",
+    "Context": "acf.plugins.context",
+    "Records": "acf.plugins.context",
+    "EpisodeResult": "acf.types.results",
+    "FinalResults": "acf.types.results",
+    "Promotion": "acf.types.results",
+    "Frontier": "acf.types.frontier",
+    "RunConfig": "acf.types.config",
+    "TensorFormat": "acf.types.tensor_format",
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]

@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError, RunStoreError
-from acf.measurement import Measurement
 from acf.models.export import export_candidate
 from acf.plugins.evaluator import split_task
 from acf.plugins.manager import registry
-from acf.progress import Progress, RichProgress
-from acf.rundir.config import RunConfig
-from acf.rundir.options import OPTIONS
-from acf.rundir.results import EpisodeResult
 from acf.rundir.store import RunStore, is_run_dir
-from acf.search.frontier import Frontier
 from acf.search.loop import Search
-from acf.session import Session
+from acf.session.session import Session
+from acf.system.progress import Progress, RichProgress
+from acf.types.config import RunConfig, SessionOptions
+from acf.types.frontier import Frontier
+from acf.types.measurement import Measurement
+from acf.types.options import OPTIONS
+from acf.types.results import EpisodeResult
 
 
 @dataclass
@@ -46,8 +47,15 @@ def default_run_dir(model: str, dataset: str) -> Path:
     return Path("runs") / f"{slug}-{task}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def compress(model: str, dataset: str, *, run_dir: str | Path | None = None, resume: bool = False,
-             progress: bool | Progress = False, **options: Any) -> CompressResult:
+def compress(
+    model: str,
+    dataset: str,
+    *,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    progress: bool | Progress = False,
+    **options: Any,
+) -> CompressResult:
     """Search for compressed versions of `model` on task `dataset`.
 
     `options` are `RunConfig`'s fields (episodes, searcher, seed, constraints, …; see `acf compress --help`).
@@ -71,7 +79,9 @@ def resume(run_dir: str | Path, *, progress: bool | Progress = False, **placemen
     stored = store.read_config()
     wrong = sorted(k for k in placement if k not in OPTIONS or not OPTIONS[k].placement)
     if wrong:
-        raise AcfError(f"a resumed run keeps its search settings; only where it runs may change, not {', '.join(wrong)}")
+        raise AcfError(
+            f"a resumed run keeps its search settings; only where it runs may change, not {', '.join(wrong)}"
+        )
     config = RunConfig.build(**{**stored.model_dump(), **placement}) if placement else stored
     search = Search(config, Path(run_dir), resume=True, progress=reporter(progress))
     frontier = search.execute()
@@ -95,7 +105,9 @@ def find_candidate(run_dir: str | Path, candidate_id: str | None = None) -> Epis
         known = ", ".join(c.id for c in result.candidates if c.status == "ok") or "none"
         raise RunStoreError(f"{run_dir} has no candidate {candidate_id!r}; finished candidates: {known}")
     if candidate.status != "ok":
-        raise RunStoreError(f"candidate {candidate_id} {candidate.status} ({candidate.reason}); only ok candidates can be used")
+        raise RunStoreError(
+            f"candidate {candidate_id} {candidate.status} ({candidate.reason}); only ok candidates can be used"
+        )
     return candidate
 
 
@@ -113,34 +125,48 @@ def split_target(target: str) -> tuple[Path | None, str | None]:
     return None, None
 
 
+# The fidelity aliases `acf eval` takes besides an evaluator's own fidelity names (which win where they clash).
+HIGHEST, CHEAPEST = "highest", "cheapest"
+# Their older spellings, still accepted: "full" was also a fidelity's own name, hence the new ones.
+DEPRECATED_FIDELITY = {"full": HIGHEST, "cheap": CHEAPEST}
+
+
 def pick_fidelity(evaluator: Any, fidelity: str) -> str:
-    if fidelity == "full":
+    if fidelity in evaluator.fidelities:
+        return fidelity
+    if fidelity in DEPRECATED_FIDELITY:
+        new = DEPRECATED_FIDELITY[fidelity]
+        warnings.warn(f"--fidelity {fidelity} is deprecated: write {new}", stacklevel=2)
+        fidelity = new
+    if fidelity == HIGHEST:
         return evaluator.fidelities[-1]
-    if fidelity == "cheap":
+    if fidelity == CHEAPEST:
         return evaluator.fidelities[0]
-    if fidelity not in evaluator.fidelities:
-        raise AcfError(f"evaluator {evaluator.name} has no fidelity {fidelity!r}; it has: cheap, full, "
-                       f"{', '.join(evaluator.fidelities)}")
-    return fidelity
+    raise AcfError(
+        f"evaluator {evaluator.name} has no fidelity {fidelity!r}; it has: {CHEAPEST}, {HIGHEST}, "
+        f"{', '.join(evaluator.fidelities)}"
+    )
 
 
-def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
-             evaluator_options: dict[str, dict[str, Any]] | None = None, device: str = "auto", dtype: str = "auto",
-             runtime: str = "auto", trust_remote_code: bool = False, progress: bool | Progress = False) -> tuple[str, dict[str, Measurement]]:
-    """Measure `target` (a model, a run directory or `RUN_DIR:epNNN`) with `tasks`; returns (what, measurements).
+def evaluate(
+    target: str, evaluators: list[str], *, fidelity: str = HIGHEST, progress: bool | Progress = False, **options: Any
+) -> tuple[str, dict[str, Measurement]]:
+    """Measure `target` (a model, a run directory or `RUN_DIR:epNNN`) with `evaluators` (tasks and costs); returns
+    (what, measurements). `options` are session options (`device`, `dtype`, `runtime`, `trust_remote_code`,
+    `evaluator_options`; see `acf.types.options`); a run's candidate is measured with the run's own.
 
     Goes through the same `Session.measure` as a search, so a run's candidate at the fidelity the search used
     comes from the evaluation cache.
     """
-    if not tasks:
-        raise AcfError("name what to measure with --tasks, e.g. --tasks gsm8k,latency")
+    if not evaluators:
+        raise AcfError("name what to measure with --evaluators, e.g. --evaluators gsm8k,latency")
     reg = registry()
-    options = evaluator_options or {}
-    named = [split_task(text, options) for text in dict.fromkeys(tasks)]
+    given = SessionOptions.build(model=target, **options)
+    named = [split_task(text, given.evaluator_options) for text in dict.fromkeys(evaluators)]
     classes = [reg.get("evaluator", name) for name, _ in named]
-    unknown = set(options) - {cls.name for cls in classes}
+    unknown = set(given.evaluator_options) - {cls.name for cls in classes}
     if unknown:
-        raise AcfError(f"options given for evaluator(s) not in --tasks: {', '.join(sorted(unknown))}")
+        raise AcfError(f"options given for evaluator(s) not in --evaluators: {', '.join(sorted(unknown))}")
     run_dir, candidate_id = split_target(target)
     if run_dir is not None:
         candidate = find_candidate(run_dir, candidate_id)
@@ -151,21 +177,22 @@ def evaluate(target: str, tasks: list[str], *, fidelity: str = "full",
         task = next((cls.name for cls in classes if cls.is_task), None)
         if task is None:
             names = ", ".join(sorted(n for n, c in reg.all("evaluator").items() if c.is_task))
-            raise AcfError(f"--tasks needs at least one task ({names}); cost evaluators come with it")
-        session = Session(target, task=task, evaluator_options={task: dict(named)[task]}, device=device,
-                          dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
-                          progress=reporter(progress))
+            raise AcfError(f"--evaluators needs at least one task ({names}); cost evaluators come with it")
+        session_options = given.model_copy(update={"dataset": task, "evaluator_options": {task: dict(named)[task]}})
+        session = Session(session_options, progress=reporter(progress))
         strategy, what = None, target
-    evaluators = [cls(**own) for cls, (_, own) in zip(classes, named)]
-    for ev in evaluators:
+    measuring = [cls(**own) for cls, (_, own) in zip(classes, named)]
+    for ev in measuring:
         ev.prepare(session.ctx)
-    measurements, _, _ = session.measure(strategy, evaluators=evaluators,
-                                         fidelity={ev.name: pick_fidelity(ev, fidelity) for ev in evaluators})
+    measurements, _, _ = session.measure(
+        strategy, evaluators=measuring, fidelity={ev.name: pick_fidelity(ev, fidelity) for ev in measuring}
+    )
     return what, measurements
 
 
-def export(run_dir: str | Path, out: str | Path, *, candidate: str | None = None,
-           progress: bool | Progress = False) -> Path:
+def export(
+    run_dir: str | Path, out: str | Path, *, candidate: str | None = None, progress: bool | Progress = False
+) -> Path:
     """Rebuild a run's candidate (default: the recommended pick) and write it as a checked Hugging Face folder."""
     picked = find_candidate(run_dir, candidate)
     if Path(out).exists() and any(Path(out).iterdir()):

@@ -67,8 +67,10 @@ class BackendImportError(AcfError):
 
     def __init__(self, module: str, purpose: str, error: BaseException):
         detail = " ".join(f"{type(error).__name__}: {error}".split())
-        super().__init__(f"{purpose} needs '{module}', which is installed but fails to import: {detail}",
-                         hint="reinstall it, or the version of its dependency it names")
+        super().__init__(
+            f"{purpose} needs '{module}', which is installed but fails to import: {detail}",
+            hint="reinstall it, or the version of its dependency it names",
+        )
         self.module, self.error = module, error
 
 

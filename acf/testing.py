@@ -2,7 +2,7 @@
 
 - `build_tiny_model(folder, model_type="llama")`: a randomly initialised causal LM (llama, qwen2, phi3, gemma, …)
   with a byte-level BPE tokenizer, built offline.
-- `model_context(folder, task=..., teacher=...)`: the `Context` a run would give methods and evaluators.
+- `model_context(folder, dataset=..., teacher=...)`: the `Context` a run would give methods and evaluators.
 - `load_model(folder)`: load a model folder as a run does (safetensors, fp32 on CPU).
 - `registered_plugin(plugin)`: register a plugin object for the duration of a `with` block.
 - `run_cli(args)`: run the `acf` CLI in-process and return (exit code, stdout, stderr).
@@ -21,10 +21,10 @@ from typing import Any, Iterator
 import pytest
 
 from acf.cli import main
-from acf.context import Context
 from acf.models.artifact import ArtifactStore
-from acf.models.loading import load_model, load_tokenizer
+from acf.models.loading import load_tokenizer
 from acf.models.spec import infer_spec
+from acf.plugins.context import Context
 from acf.plugins.manager import register_plugin, registry, unregister_plugin
 from acf.plugins.runtime import Runtimes
 
@@ -36,9 +36,18 @@ TOKENIZER_CORPUS = [
 ]
 
 
-def build_tiny_model(folder: str | Path, *, hidden: int = 64, intermediate: int = 128, layers: int = 2,
-                     heads: int = 4, kv_heads: int = 2, vocab: int = 384, seed: int = 0,
-                     model_type: str = "llama") -> Path:
+def build_tiny_model(
+    folder: str | Path,
+    *,
+    hidden: int = 64,
+    intermediate: int = 128,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int = 2,
+    vocab: int = 384,
+    seed: int = 0,
+    model_type: str = "llama",
+) -> Path:
     """Save a tiny random causal LM of `model_type` (llama, qwen2, phi3, gemma, gemma2, …) and its tokenizer
     (safetensors) to `folder`; returns the folder."""
     import torch
@@ -51,17 +60,32 @@ def build_tiny_model(folder: str | Path, *, hidden: int = 64, intermediate: int 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(TOKENIZER_CORPUS * 4, trainer=trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     fast.save_pretrained(folder)
     torch.manual_seed(seed)
     config = AutoConfig.for_model(
-        model_type, vocab_size=len(fast), hidden_size=hidden, intermediate_size=intermediate,
-        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
-        head_dim=hidden // heads, max_position_embeddings=1024, tie_word_embeddings=True,
-        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
+        model_type,
+        vocab_size=len(fast),
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        head_dim=hidden // heads,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
     )
     model = AutoModelForCausalLM.from_config(config)
     model.config.name_or_path = str(folder)
@@ -75,8 +99,12 @@ def write_gsm8k(path: str | Path, n: int = 24) -> Path:
     rows = []
     for i in range(n):
         a, b = i + 2, (i * 7) % 11 + 1
-        rows.append({"question": f"Tom has {a} apples and buys {b} more. How many apples does he have?",
-                     "answer": f"Tom has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}"})
+        rows.append(
+            {
+                "question": f"Tom has {a} apples and buys {b} more. How many apples does he have?",
+                "answer": f"Tom has {a} + {b} = <<{a}+{b}={a + b}>>{a + b} apples.\n#### {a + b}",
+            }
+        )
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -86,21 +114,25 @@ def deploy_on(runtime: str = "auto"):
     return Runtimes(registry().all("runtime"), runtime, "cpu").deploy
 
 
-def model_context(folder: str | Path, *, task: Any = None, teacher: Any = None, runtime: str = "auto"):
+def model_context(folder: str | Path, *, dataset: Any = None, teacher: Any = None, runtime: str = "auto"):
     """A `Context` for calling a method or evaluator directly on the model in `folder`, as a run would.
 
-    `task` (an evaluator instance, e.g. `GSM8K(data_path=...)`) supplies calibration text; `teacher` the
+    `dataset` (a task evaluator instance, e.g. `GSM8K(data_path=...)`) supplies calibration text; `teacher` the
     uncompressed model for distillation; cost is measured on `runtime` (`deploy_on`); checkpoints are written to
     the artifact store of `ACF_CACHE_DIR`. The tokenizer is loaded once.
     """
     folder = Path(folder)
     spec = infer_spec(json.loads((folder / "config.json").read_text()), source=folder.name, path=str(folder))
     tokenizer = load_tokenizer(folder)
-    ctx = Context(spec=spec, load_tokenizer=lambda: tokenizer,
-                  load_teacher=(lambda: teacher) if teacher is not None else None, deploy=deploy_on(runtime),
-                  artifacts=ArtifactStore())
-    if task is not None:
-        ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
+    ctx = Context(
+        spec=spec,
+        load_tokenizer=lambda: tokenizer,
+        load_teacher=(lambda: teacher) if teacher is not None else None,
+        deploy=deploy_on(runtime),
+        artifacts=ArtifactStore(),
+    )
+    if dataset is not None:
+        ctx.load_calibration = lambda n: dataset.calibration_texts(ctx, n)
     return ctx
 
 

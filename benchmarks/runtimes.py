@@ -4,7 +4,8 @@ all in one run: prefill and decode tokens/s (batch 1), peak memory, size, runtim
 Run: python benchmarks/runtimes.py [--model smollm2-135m] [--prompt-len 128] [--new-tokens 32] [--repeats 5]
                                    [--only fp32,gguf-Q4_K_M] [--json PATH]
 
-Every row is measured afresh (an empty evaluation cache). Rows: fp32 and bf16 (hf, native), bitsandbytes int8 and nf4 (hf, native where bitsandbytes runs), GGUF Q8_0 /
+Every row is measured afresh (an empty evaluation cache). Rows: fp32 and bf16 (hf, native), bitsandbytes int8
+and nf4 (hf, native where bitsandbytes runs), GGUF Q8_0 /
 Q4_K_M / Q3_K_M (llama.cpp, native), GPTQ W4 g64 and RTN W4 g64 (no runtime here runs them: hf, simulated).
 `size_mb` is the size evaluator's: the bytes of the candidate's checkpoint on disk (its Hugging Face folder's
 weights and configuration, or its GGUF file); `size_check` says whether the size computed from the recorded
@@ -28,30 +29,62 @@ ROWS = {  # name → (dtype, strategy steps)
     "gguf-Q8_0": ("float32", [("gguf", {"type": "Q8_0"})]),
     "gguf-Q4_K_M": ("float32", [("gguf", {"type": "Q4_K_M"})]),
     "gguf-Q3_K_M": ("float32", [("gguf", {"type": "Q3_K_M"})]),
-    "gptq-w4g64": ("float32", [("gptq", {"bits": 4, "group_size": 64, "symmetric": True, "dampening": 0.01,
-                                         "actorder": "static", "samples": 32, "seq_len": 256})]),
+    "gptq-w4g64": (
+        "float32",
+        [
+            (
+                "gptq",
+                {
+                    "bits": 4,
+                    "group_size": 64,
+                    "symmetric": True,
+                    "dampening": 0.01,
+                    "actorder": "static",
+                    "samples": 32,
+                    "seq_len": 256,
+                },
+            )
+        ],
+    ),
     "rtn-w4g64": ("float32", [("rtn", {"bits": 4, "group_size": 64, "symmetric": True})]),
 }
 
 
 def measure(model: str, dtype: str, steps, args) -> dict:
     from acf.rundir.cache import EvalCache
-    from acf.search.strategy import Step, Strategy
-    from acf.session import Session
+    from acf.session.session import Session
+    from acf.types.strategy import Step, Strategy
 
-    options = {"latency": {"prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "repeats": args.repeats},
-               "memory": {"prompt_len": args.prompt_len}}
-    session = Session(model, task="gsm8k", evaluators=["latency", "memory", "size"], evaluator_options=options,
-                      methods=sorted({m for m, _ in steps}) or ["rtn"], dtype=dtype, device="cpu", runtime="auto",
-                      episode_budget_s=3600, cache=EvalCache(Path(tempfile.mkdtemp(prefix="acf-runtimes-"))))
+    options = {
+        "latency": {"prompt_len": args.prompt_len, "new_tokens": args.new_tokens, "repeats": args.repeats},
+        "memory": {"prompt_len": args.prompt_len},
+    }
+    session = Session(
+        model,
+        dataset="gsm8k",
+        evaluators=["latency", "memory", "size"],
+        evaluator_options=options,
+        methods=sorted({m for m, _ in steps}) or ["rtn"],
+        dtype=dtype,
+        device="cpu",
+        runtime="auto",
+        episode_budget_s=3600,
+        cache=EvalCache(Path(tempfile.mkdtemp(prefix="acf-runtimes-"))),
+    )
     costs = [ev for ev in session.evaluators if ev.name != "gsm8k"]
     strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps])) if steps else None
     measured, _, _ = session.measure(strategy, evaluators=costs)
     latency, size = measured["latency_ms"], measured["size_mb"]
-    return {"format": latency.format, "runtime": latency.runtime, "simulated": latency.simulated,
-            "prefill_tps": args.prompt_len / (latency.value / 1000), "decode_tps": measured["decode_tps"].value,
-            "peak_mb": measured["peak_memory_mb"].value, "size_mb": size.value,
-            "size_check": "; ".join(size.notes) or "within 2%"}
+    return {
+        "format": latency.format,
+        "runtime": latency.runtime,
+        "simulated": latency.simulated,
+        "prefill_tps": args.prompt_len / (latency.value / 1000),
+        "decode_tps": measured["decode_tps"].value,
+        "peak_mb": measured["peak_memory_mb"].value,
+        "size_mb": size.value,
+        "size_check": "; ".join(size.notes) or "within 2%",
+    }
 
 
 def main(argv=None) -> int:
@@ -75,20 +108,26 @@ def main(argv=None) -> int:
         except Exception as exc:  # a format this machine cannot make (a missing extra): shown, not hidden
             rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
     base = next(r for r in rows if r["name"] == "fp32")
-    print("| row | format | runtime | simulated | prefill tok/s | decode tok/s | decode vs fp32 | peak MB | "
-          "peak vs fp32 | size MB | size check |")
+    print(
+        "| row | format | runtime | simulated | prefill tok/s | decode tok/s | decode vs fp32 | peak MB | "
+        "peak vs fp32 | size MB | size check |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
             print(f"| {r['name']} | - | - | - | - | - | - | - | - | - | {r['error']} |")
             continue
-        print(f"| {r['name']} | {r['format']} | {r['runtime']} | {'yes' if r['simulated'] else 'no'} | "
-              f"{r['prefill_tps']:.0f} | {r['decode_tps']:.1f} | {r['decode_tps'] / base['decode_tps']:.2f}× | "
-              f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%} | {r['size_mb']:.1f} | {r['size_check']} |")
+        print(
+            f"| {r['name']} | {r['format']} | {r['runtime']} | {'yes' if r['simulated'] else 'no'} | "
+            f"{r['prefill_tps']:.0f} | {r['decode_tps']:.1f} | {r['decode_tps'] / base['decode_tps']:.2f}× | "
+            f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%} | {r['size_mb']:.1f} | {r['size_check']} |"
+        )
     import torch
 
-    print(f"\n{args.model}, batch 1, {args.prompt_len}-token prompt, {args.new_tokens} new tokens, median of "
-          f"{args.repeats}; torch threads {torch.get_num_threads()}")
+    print(
+        f"\n{args.model}, batch 1, {args.prompt_len}-token prompt, {args.new_tokens} new tokens, median of "
+        f"{args.repeats}; torch threads {torch.get_num_threads()}"
+    )
     if args.json:
         args.json.write_text(json.dumps({"model": args.model, "rows": rows}, indent=2))
     return 0

@@ -35,9 +35,13 @@ class ReplayWorker:
 
         time.sleep(self.seconds)
         size = 100.0 + sum(map(ord, json.dumps(point, sort_keys=True))) % 97
-        return {"strategy": point_to_strategy(point).model_dump(mode="json"), "status": "ok", "worker": self.label,
-                "measurements": {"gsm8k_loglik": exact(-1.0 - size / 1000), "size_mb": exact(size)},
-                "seconds": self.seconds}
+        return {
+            "strategy": point_to_strategy(point).model_dump(mode="json"),
+            "status": "ok",
+            "worker": self.label,
+            "measurements": {"gsm8k_loglik": exact(-1.0 - size / 1000), "size_mb": exact(size)},
+            "seconds": self.seconds,
+        }
 
     def baseline(self) -> dict:
         return {"gsm8k_loglik": exact(-1.0), "size_mb": exact(200.0)}
@@ -55,14 +59,22 @@ def exact(value: float) -> dict:
 
 def replay(model: Path, data: Path, workers: int, candidates: int) -> dict:
     """One replayed search on `workers` Ray workers."""
-    from acf.progress import Progress
-    from acf.rundir.config import RunConfig
     from acf.search.loop import Search
     from acf.search.ray_executor import RayExecutor
+    from acf.system.progress import Progress
+    from acf.types.config import RunConfig
 
-    config = RunConfig.build(model=str(model), dataset="gsm8k", episodes=candidates, seed=0, searcher="random",
-                             methods=["rtn", "magnitude"], evaluators=["size"], workers=workers,
-                             evaluator_options={"gsm8k": {"data_path": str(data), "limit": 2}})
+    config = RunConfig.build(
+        model=str(model),
+        dataset="gsm8k",
+        episodes=candidates,
+        seed=0,
+        searcher="random",
+        methods=["rtn", "magnitude"],
+        evaluators=["size"],
+        workers=workers,
+        evaluator_options={"gsm8k": {"data_path": str(data), "limit": 2}},
+    )
     search = Search(config, Path(tempfile.mkdtemp(prefix="acf-scaling-")) / "run")
     started = time.perf_counter()
     search.executor = RayExecutor(config, search.store.dir, Progress(), worker_cls=ReplayWorker)
@@ -73,8 +85,12 @@ def replay(model: Path, data: Path, workers: int, candidates: int) -> dict:
     search.execute()
     done = time.perf_counter()
     shutil.rmtree(search.store.dir.parent, ignore_errors=True)
-    return {"workers": workers, "startup_s": round(ready - started, 2), "run_s": round(done - ready, 2),
-            "ok": sum(c.status == "ok" for c in search.candidates)}
+    return {
+        "workers": workers,
+        "startup_s": round(ready - started, 2),
+        "run_s": round(done - ready, 2),
+        "ok": sum(c.status == "ok" for c in search.candidates),
+    }
 
 
 def real(model: str, episodes: int) -> list[dict]:
@@ -89,12 +105,26 @@ def real(model: str, episodes: int) -> list[dict]:
             (cache / "models").symlink_to(models)  # the converted SmolLM2, not converted again
         os.environ["ACF_CACHE_DIR"] = str(cache)
         started = time.perf_counter()
-        result = acf.compress(model, "gsm8k", episodes=episodes, seed=0, methods=["rtn", "magnitude"],
-                              evaluators=["size", "latency"], executor=executor, workers=workers,
-                              run_dir=cache / "run")
-        rows.append({"executor": executor, "workers": workers, "seconds": round(time.perf_counter() - started, 1),
-                     "ok": sum(c.status == "ok" for c in result.candidates),
-                     "strategies": sorted(c.strategy.describe() for c in result.candidates)})
+        result = acf.compress(
+            model,
+            "gsm8k",
+            episodes=episodes,
+            seed=0,
+            methods=["rtn", "magnitude"],
+            evaluators=["size", "latency"],
+            executor=executor,
+            workers=workers,
+            run_dir=cache / "run",
+        )
+        rows.append(
+            {
+                "executor": executor,
+                "workers": workers,
+                "seconds": round(time.perf_counter() - started, 1),
+                "ok": sum(c.status == "ok" for c in result.candidates),
+                "strategies": sorted(c.strategy.describe() for c in result.candidates),
+            }
+        )
     return rows
 
 
@@ -128,7 +158,10 @@ def main(argv=None) -> int:
     for r in rows:
         r["speedup"] = one / r["run_s"]
         r["efficiency"] = r["speedup"] / r["workers"]
-        print(f"| {r['workers']} | {r['run_s']:.1f} | {r['speedup']:.2f}× | {r['efficiency']:.2f} | {r['startup_s']:.1f} |")
+        print(
+            f"| {r['workers']} | {r['run_s']:.1f} | {r['speedup']:.2f}× | {r['efficiency']:.2f} "
+            f"| {r['startup_s']:.1f} |"
+        )
     out = {"candidates": args.candidates, "seconds": args.seconds, "replay": rows}
     if args.real:
         out["real"] = real("smollm2-135m", args.real_episodes)
@@ -137,7 +170,9 @@ def main(argv=None) -> int:
         print("| executor | workers | seconds | speed-up | ok |")
         print("|---|---|---|---|---|")
         for r in out["real"]:
-            print(f"| {r['executor']} | {r['workers']} | {r['seconds']:.0f} | {local / r['seconds']:.2f}× | {r['ok']} |")
+            print(
+                f"| {r['executor']} | {r['workers']} | {r['seconds']:.0f} | {local / r['seconds']:.2f}× | {r['ok']} |"
+            )
     if args.json:
         args.json.write_text(json.dumps(out, indent=2) + "\n")
     return 0

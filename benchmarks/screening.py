@@ -54,18 +54,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from acf.search.promotion import tied_ranking
-    from acf.search.strategy import Step, Strategy
-    from acf.session import Session
+    from acf.session.session import Session
+    from acf.types.strategy import Step, Strategy
 
     options = {args.task: {"subset": args.subset, "limit": args.full_items}}
     with tempfile.TemporaryDirectory() as tmp:
         # timed with task.evaluate directly: no cache involved
-        session = Session("smollm2-135m", task=args.task, methods=["rtn", "magnitude"], evaluator_options=options,
-                          work_dir=Path(tmp))
-        task = session.task
+        session = Session(
+            "smollm2-135m",
+            dataset=args.task,
+            methods=["rtn", "magnitude"],
+            evaluator_options=options,
+            work_dir=Path(tmp),
+        )
+        task = session.dataset_evaluator
         cheap, full = task.fidelities[0], task.fidelities[-1]
         metric = task.primary_metric(full)
-        session.base_model  # load before timing
+        _ = session.base_model  # load before timing
         rows = []
         for steps in CANDIDATES:
             strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps]))
@@ -94,8 +99,10 @@ def main(argv=None) -> int:
     for n, c, f in zip(names, cheap_scores, full_scores):
         print(f"| {n} | {c.value:.3f} [{c.low:.3f}, {c.high:.3f}] | {f.value:.3f} [{f.low:.3f}, {f.high:.3f}] |")
     print(f"\nSpearman rank correlation (cheap vs full, {len(rows)} candidates): {rho:.3f}")
-    print(f"evaluation time: all at {full} {t_full:.0f} s; screen all at {cheap} ({t_cheap:.0f} s) + promote "
-          f"{args.promote} = {plan:.0f} s ({plan / t_full:.0%}, saves {t_full - plan:.0f} s)")
+    print(
+        f"evaluation time: all at {full} {t_full:.0f} s; screen all at {cheap} ({t_cheap:.0f} s) + promote "
+        f"{args.promote} = {plan:.0f} s ({plan / t_full:.0%}, saves {t_full - plan:.0f} s)"
+    )
     print(f"best at {full} (tied within noise: {', '.join(top_group)}) among the promoted: {'yes' if found else 'no'}")
     return 0
 

@@ -34,10 +34,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from acf.search.frontier import hypervolume, pareto_indices
-from acf.search.objectives import Metric, gain
 from acf.search.proposals import Proposer, point_key
-from acf.search.space import Choice, Space
+from acf.types.frontier import hypervolume, pareto_indices
+from acf.types.objectives import Metric, gain
+from acf.types.space import Choice, Space
 
 BITS = [2, 3, 4, 8]
 SPARSITY = [0.25, 0.5, 0.75]
@@ -47,28 +47,40 @@ SIZE = Metric(name="size_mb", direction="min", category="size")
 OBJECTIVES = [ACCURACY, SIZE]
 DEFAULT_TABLE = Path(__file__).parent / "results" / "search_space_smollm2.json"
 # What the agent is told of the model on the synthetic table: SmolLM2-135M's shape (config.json only).
-SYNTHETIC_MODEL = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 576,
-                   "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
-                   "num_key_value_heads": 3, "vocab_size": 49152, "tie_word_embeddings": True,
-                   "max_position_embeddings": 8192, "torch_dtype": "float32"}
+SYNTHETIC_MODEL = {
+    "model_type": "llama",
+    "architectures": ["LlamaForCausalLM"],
+    "hidden_size": 576,
+    "intermediate_size": 1536,
+    "num_hidden_layers": 30,
+    "num_attention_heads": 9,
+    "num_key_value_heads": 3,
+    "vocab_size": 49152,
+    "tie_word_embeddings": True,
+    "max_position_embeddings": 8192,
+    "torch_dtype": "float32",
+}
 # The agent searcher's LLM (`--llm-endpoint`, `--llm-model`, `--llm-key-env`; default: the local model).
 LLM = SimpleNamespace(llm_endpoint=None, llm_model=None, llm_key_env="OPENAI_API_KEY")
 
 
 def candidate_space(groups: list[int]) -> Space:
     """The benchmark's finite space: every parameter a choice, conditional on the pipeline."""
+
     def when(*pipelines):
         return {"pipeline": list(pipelines)}
 
-    return Space(params=[
-        Choice(name="pipeline", options=PIPELINES, default="rtn"),
-        Choice(name="rtn.bits", options=BITS, default=4, when=when("rtn", "magnitude+rtn")),
-        Choice(name="rtn.group_size", options=groups, default=groups[0], when=when("rtn", "magnitude+rtn")),
-        Choice(name="gptq.bits", options=BITS, default=4, when=when("gptq")),
-        Choice(name="gptq.group_size", options=groups, default=groups[0], when=when("gptq")),
-        Choice(name="magnitude.sparsity", options=SPARSITY, default=0.5, when=when("magnitude", "magnitude+rtn")),
-        Choice(name="wanda.sparsity", options=SPARSITY, default=0.5, when=when("wanda")),
-    ])
+    return Space(
+        params=[
+            Choice(name="pipeline", options=PIPELINES, default="rtn"),
+            Choice(name="rtn.bits", options=BITS, default=4, when=when("rtn", "magnitude+rtn")),
+            Choice(name="rtn.group_size", options=groups, default=groups[0], when=when("rtn", "magnitude+rtn")),
+            Choice(name="gptq.bits", options=BITS, default=4, when=when("gptq")),
+            Choice(name="gptq.group_size", options=groups, default=groups[0], when=when("gptq")),
+            Choice(name="magnitude.sparsity", options=SPARSITY, default=0.5, when=when("magnitude", "magnitude+rtn")),
+            Choice(name="wanda.sparsity", options=SPARSITY, default=0.5, when=when("wanda")),
+        ]
+    )
 
 
 # ---------------------------------------------------------------- the objective tables
@@ -89,20 +101,33 @@ def synthetic_table(space: Space) -> dict[str, Any]:
             else:
                 error += (1.5 if method == "magnitude" else 0.8) * point[f"{method}.sparsity"] ** 2
         noise = int(hashlib.sha256(point_key(point).encode()).hexdigest()[:8], 16) / 2**32 - 0.5
-        entries.append({"point": point, "status": "ok", "values": {
-            ACCURACY.name: -1.0 - error * (1 + 0.05 * noise),
-            SIZE.name: 538.0 * (0.3 + 0.7 * bits_per_weight / 32),
-        }})
+        entries.append(
+            {
+                "point": point,
+                "status": "ok",
+                "values": {
+                    ACCURACY.name: -1.0 - error * (1 + 0.05 * noise),
+                    SIZE.name: 538.0 * (0.3 + 0.7 * bits_per_weight / 32),
+                },
+            }
+        )
     return {"model": "synthetic", "baseline": baseline, "entries": entries}
 
 
 def measured_table(model: str, run_dir: Path, limit: int) -> dict[str, Any]:
     """Measure every point of the space on `model` through acf (gsm8k loglik + size), using acf's cache."""
     from acf.search.pipelines import point_to_strategy
-    from acf.session import Session
+    from acf.session.session import Session
 
-    session = Session(model, task="gsm8k", methods=["rtn", "gptq", "magnitude", "wanda"], evaluators=["size"],
-                      episode_budget_s=1e9, evaluator_options={"gsm8k": {"limit": limit}}, work_dir=run_dir)
+    session = Session(
+        model,
+        dataset="gsm8k",
+        methods=["rtn", "gptq", "magnitude", "wanda"],
+        evaluators=["size"],
+        episode_budget_s=1e9,
+        evaluator_options={"gsm8k": {"limit": limit}},
+        work_dir=run_dir,
+    )
     groups = [g for g in (32, 64, -1) if g in session.spec.valid_group_sizes]
     space = candidate_space(groups)
     baseline, _, _ = session.measure(None)
@@ -117,10 +142,19 @@ def measured_table(model: str, run_dir: Path, limit: int) -> dict[str, Any]:
         except Exception as exc:  # a failing candidate is part of the space (the searcher must cope)
             entry, cached = {"point": point, "status": "failed", "reason": f"{type(exc).__name__}: {exc}"}, False
         entries.append(entry)
-        print(f"[{i}/{len(points)}] {point_key(point)} {entry.get('values', entry.get('reason'))} "
-              f"{'cached' if cached else f'{time.time() - started:.0f} s'}", file=sys.stderr, flush=True)
-    return {"model": model, "groups": groups, "limit": limit,
-            "baseline": {m.name: baseline[m.name].value for m in OBJECTIVES}, "entries": entries}
+        print(
+            f"[{i}/{len(points)}] {point_key(point)} {entry.get('values', entry.get('reason'))} "
+            f"{'cached' if cached else f'{time.time() - started:.0f} s'}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return {
+        "model": model,
+        "groups": groups,
+        "limit": limit,
+        "baseline": {m.name: baseline[m.name].value for m in OBJECTIVES},
+        "entries": entries,
+    }
 
 
 # ---------------------------------------------------------------- replay
@@ -145,33 +179,46 @@ class ReplayView:
     table's space holds it. The agent's rounds are kept in memory (each replay asks its LLM afresh)."""
 
     def __init__(self, space: Space, table: Table, data: dict[str, Any], budget: int, seed: int):
-        from acf.measurement import Measurement
-        from acf.models.resolve import read_config, resolve_model
         from acf.models.spec import infer_spec
         from acf.plugins.manager import registry
-        from acf.search.view import RunView
+        from acf.plugins.view import RunView
+        from acf.session.resolve import read_config, resolve_model
+        from acf.types.measurement import Measurement
 
         self.table, self.space = table, space
-        self.baseline = {m.name: Measurement(value=v, low=v, high=v) for m, v in
-                         ((m, table.baseline[m.name]) for m in OBJECTIVES)}
+        self.baseline = {
+            m.name: Measurement(value=v, low=v, high=v) for m, v in ((m, table.baseline[m.name]) for m in OBJECTIVES)
+        }
         self.records: dict[int, dict[str, Any]] = {}
         self.view = RunView(
-            spec=(infer_spec(SYNTHETIC_MODEL, source="synthetic") if data["model"] == "synthetic"
-                  else infer_spec(read_config(resolve_model(data["model"])), source=data["model"])), space=space,
+            spec=(
+                infer_spec(SYNTHETIC_MODEL, source="synthetic")
+                if data["model"] == "synthetic"
+                else infer_spec(read_config(resolve_model(data["model"])), source=data["model"])
+            ),
+            space=space,
             methods={n: registry().get("method", n).description for n in ("rtn", "gptq", "magnitude", "wanda")},
-            objectives=OBJECTIVES, constraints=[], baseline=self.baseline, episodes=budget, seed=seed, config=None,
-            frontier=self.frontier, validate=self.validate, save_record=self.records.__setitem__,
-            load_record=self.records.get)
+            objectives=OBJECTIVES,
+            constraints=[],
+            baseline=self.baseline,
+            episodes=budget,
+            seed=seed,
+            config=None,
+            frontier=self.frontier,
+            validate=self.validate,
+            save_record=self.records.__setitem__,
+            load_record=self.records.get,
+        )
 
     def frontier(self):
-        from acf.search.frontier import build_frontier
+        from acf.types.frontier import build_frontier
 
         return build_frontier(self.view.candidates, OBJECTIVES, self.baseline)
 
     def validate(self, raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
         from acf.search.pipelines import strategy_to_point
-        from acf.search.strategy import Strategy
         from acf.toolkit import normal_point
+        from acf.types.strategy import Strategy
 
         try:
             point = normal_point(strategy_to_point(Strategy.model_validate(raw)))
@@ -182,23 +229,37 @@ class ReplayView:
         return point, None
 
     def record(self, point: dict[str, Any], rationale: str | None) -> None:
-        from acf.measurement import Measurement
-        from acf.rundir.results import EpisodeResult
         from acf.search.pipelines import point_to_strategy
+        from acf.types.measurement import Measurement
+        from acf.types.results import EpisodeResult
 
         entry = self.table.entries[point_key(point)]
         n = len(self.view.candidates) + 1
-        result = EpisodeResult(id=f"ep_{n:04d}", episode=n, strategy=point_to_strategy(point), point=point,
-                               status=entry["status"], reason=entry.get("reason"), rationale=rationale,
-                               feasible=entry["status"] == "ok")
+        result = EpisodeResult(
+            id=f"ep_{n:04d}",
+            episode=n,
+            strategy=point_to_strategy(point),
+            point=point,
+            status=entry["status"],
+            reason=entry.get("reason"),
+            rationale=rationale,
+            feasible=entry["status"] == "ok",
+        )
         if entry["status"] == "ok":
             result.measurements = {k: Measurement(value=v, low=v, high=v) for k, v in entry["values"].items()}
             result.reward = statistics.fmean(self.table.gains(entry))  # for the frontier's pick; no searcher sees it
         self.view.candidates.append(result)
 
 
-def replay(searcher_cls, space: Space, table: Table, budget: int, seed: int, data: dict[str, Any] | None = None,
-           stats: dict[str, Any] | None = None) -> list[float]:
+def replay(
+    searcher_cls,
+    space: Space,
+    table: Table,
+    budget: int,
+    seed: int,
+    data: dict[str, Any] | None = None,
+    stats: dict[str, Any] | None = None,
+) -> list[float]:
     """Hypervolume ratio (found / true) after each of `budget` episodes. With the table's `data`, the searcher is
     attached to a view of the replayed run (what the agent reads); its `summary()` is added to `stats`."""
     import inspect
@@ -231,8 +292,15 @@ def evaluations_to(curve: list[float], target: float) -> int | None:
     return next((i + 1 for i, r in enumerate(curve) if r >= target - 1e-12), None)
 
 
-def benchmark(space: Space, table: Table, searchers: dict[str, Any], fractions: list[float], seeds: int,
-              target: float = 0.95, data: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def benchmark(
+    space: Space,
+    table: Table,
+    searchers: dict[str, Any],
+    fractions: list[float],
+    seeds: int,
+    target: float = 0.95,
+    data: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     size = len(space.grid())
     rows = []
     for name, cls in searchers.items():
@@ -242,9 +310,16 @@ def benchmark(space: Space, table: Table, searchers: dict[str, Any], fractions: 
             curves = [replay(cls, space, table, budget, seed, data, stats) for seed in range(seeds)]
             finals = [c[-1] for c in curves]
             reached = [evaluations_to(c, target) for c in curves]
-            row = {"searcher": name, "fraction": fraction, "budget": budget, "median": statistics.median(finals),
-                   "min": min(finals), "max": max(finals), "reached": reached,
-                   "seconds": round(time.time() - started, 1)}
+            row = {
+                "searcher": name,
+                "fraction": fraction,
+                "budget": budget,
+                "median": statistics.median(finals),
+                "min": min(finals),
+                "max": max(finals),
+                "reached": reached,
+                "seconds": round(time.time() - started, 1),
+            }
             if stats:  # the agent's rounds over all seeds: proposed, invalid, run, fallbacks, tokens
                 row["agent"] = stats
             rows.append(row)
@@ -258,14 +333,18 @@ def print_table(rows, size: int, target: float) -> None:
     for r in rows:
         hits = [x for x in r["reached"] if x is not None]
         evals = f"{statistics.median(hits):g}" if len(hits) == len(r["reached"]) else "-"
-        print(f"| {r['searcher']} | {r['fraction']:.0%} ({r['budget']}/{size}) | {r['median']:.3f} | "
-              f"{r['min']:.3f}–{r['max']:.3f} | {len(hits)}/{len(r['reached'])} | {evals} |")
+        print(
+            f"| {r['searcher']} | {r['fraction']:.0%} ({r['budget']}/{size}) | {r['median']:.3f} | "
+            f"{r['min']:.3f}–{r['max']:.3f} | {len(hits)}/{len(r['reached'])} | {evals} |"
+        )
     for r in rows:
         if "agent" in r:
             a = r["agent"]
-            print(f"agent at {r['fraction']:.0%}, all seeds: {a.get('rounds', 0)} LLM rounds, {a.get('proposed', 0)} "
-                  f"strategies proposed, {a.get('invalid', 0)} invalid, {a.get('run', 0)} run (new to the search), "
-                  f"{a.get('fallbacks', 0)} rounds fell back to nevergrad, {r['seconds']:.0f} s")
+            print(
+                f"agent at {r['fraction']:.0%}, all seeds: {a.get('rounds', 0)} LLM rounds, {a.get('proposed', 0)} "
+                f"strategies proposed, {a.get('invalid', 0)} invalid, {a.get('run', 0)} run (new to the search), "
+                f"{a.get('fallbacks', 0)} rounds fell back to nevergrad, {r['seconds']:.0f} s"
+            )
 
 
 def main(argv=None) -> int:

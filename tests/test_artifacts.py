@@ -7,11 +7,11 @@ import time
 import pytest
 import torch
 
-from acf import TensorFormat
+from acf import Records, TensorFormat
 from acf.models.artifact import ArtifactStore, content_hash, tensor_bytes, weight_bytes
 from acf.models.loading import load_model
 from acf.testing import model_context
-from acf_plugins_builtin.evaluators.size import Size
+from acf_plugins_builtin.evaluators.costs.size import Size
 
 
 def test_a_candidate_is_written_once_per_content(acf_tiny_model):
@@ -24,11 +24,11 @@ def test_a_candidate_is_written_once_per_content(acf_tiny_model):
 
     first = ctx.artifact(model, "test", build=build)
     assert ctx.artifact(model, "test", build=build) == first  # same candidate: memoised
-    ctx.records.objects.clear()  # a new candidate with the same weights: found by its content
+    ctx.records = Records()  # a new candidate with the same weights: found by its content
     assert ctx.artifact(model, "test", build=build) == first and len(builds) == 1
     with torch.no_grad():
         model.model.layers[0].mlp.down_proj.weight[0, 0] += 1.0
-    ctx.records.objects.clear()
+    ctx.records = Records()
     assert ctx.artifact(model, "test", build=build) != first and len(builds) == 2  # one weight changed: another
 
 
@@ -91,8 +91,13 @@ def test_size_is_the_checkpoint_on_disk(acf_tiny_model):
     size = Size().evaluate(model, ctx, "full")
     folder = ctx.checkpoint(model)
     assert size["size_mb"].value * 1e6 == weight_bytes(folder)
-    on_disk = sum(p.stat().st_size for p in folder.iterdir() if p.suffix in (".safetensors", ".json")
-                  and not p.name.startswith("tokenizer") and p.name != "special_tokens_map.json")
+    on_disk = sum(
+        p.stat().st_size
+        for p in folder.iterdir()
+        if p.suffix in (".safetensors", ".json")
+        and not p.name.startswith("tokenizer")
+        and p.name != "special_tokens_map.json"
+    )
     assert weight_bytes(folder) == on_disk  # weights and configuration; the tokenizer is not the candidate's
     fp32 = sum(p.numel() for p in model.parameters()) * 4
     assert tensor_bytes(folder) == fp32 and not size["size_mb"].notes
@@ -111,16 +116,27 @@ def test_a_size_computed_from_a_wrong_format_is_reported_not_hidden(acf_tiny_mod
 def test_gptq_exports_packed_and_the_candidate_stays_as_measured(acf_tiny_model, gsm8k_file):
     pytest.importorskip("llmcompressor")
     from acf.models.export import check_reload
-    from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
     from acf_plugins_builtin.methods.gptq import GPTQ
 
     model = load_model(acf_tiny_model)
-    ctx = model_context(acf_tiny_model, task=GSM8K(data_path=str(gsm8k_file)))
+    ctx = model_context(acf_tiny_model, dataset=GSM8K(data_path=str(gsm8k_file)))
     dense = weight_bytes(ctx.artifact(model))
     ctx.records.begin_step("gptq")
-    ctx.records.objects["methods"] = [GPTQ()]
-    model = GPTQ().apply(model, {"bits": 4, "group_size": 32, "symmetric": False, "dampening": 0.01,
-                                 "actorder": "none", "samples": 8, "seq_len": 64}, ctx)
+    ctx.records.methods = [GPTQ()]
+    model = GPTQ().apply(
+        model,
+        {
+            "bits": 4,
+            "group_size": 32,
+            "symmetric": False,
+            "dampening": 0.01,
+            "actorder": "none",
+            "samples": 8,
+            "seq_len": 64,
+        },
+        ctx,
+    )
     ids = torch.tensor([[1, 5, 9, 22, 40, 7]])
     with torch.no_grad():
         before = model(ids).logits

@@ -10,11 +10,10 @@ import sys
 import time
 
 import pytest
+from conftest import make_plugin_site
 
 import acf
 from acf.rundir.lock import RunLock
-
-from conftest import make_plugin_site
 
 
 def run(tiny, data, run_dir, **kw):
@@ -25,8 +24,14 @@ def run(tiny, data, run_dir, **kw):
 
 
 def frontier_signature(result):
-    return [(c.id, c.strategy.describe(), {k: round(v.value, 9) for k, v in c.measurements.items()
-                                           if k in ("gsm8k_loglik", "size_mb")}) for c in result.frontier.candidates]
+    return [
+        (
+            c.id,
+            c.strategy.describe(),
+            {k: round(v.value, 9) for k, v in c.measurements.items() if k in ("gsm8k_loglik", "size_mb")},
+        )
+        for c in result.frontier.candidates
+    ]
 
 
 def test_compress_end_to_end(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
@@ -64,8 +69,14 @@ def test_compress_end_to_end(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
 
 
 def test_default_methods_run_and_failures_carry_their_reason(acf_tiny_model, gsm8k_file, tmp_path):
-    result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=6, seed=0, run_dir=tmp_path / "run",
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=6,
+        seed=0,
+        run_dir=tmp_path / "run",
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}},
+    )
     assert len(result.candidates) == 6
     assert sum(c.status == "ok" for c in result.candidates) >= 4
     assert all(c.reason for c in result.candidates if c.status != "ok")
@@ -79,7 +90,7 @@ def test_same_seed_same_frontier_and_rerun_is_served_from_cache(acf_tiny_model, 
     def no_loading(*a, **k):
         raise AssertionError("a fully cached re-run must not load the model")
 
-    monkeypatch.setattr("acf.session.load_model", no_loading)
+    monkeypatch.setattr("acf.session.session.load_model", no_loading)
     second = run(acf_tiny_model, gsm8k_file, tmp_path / "b")
     assert all(c.cached for c in second.candidates)
     assert frontier_signature(first) == frontier_signature(second)
@@ -95,8 +106,15 @@ def test_constraints_pick_feasible_or_name_the_blocker(acf_tiny_model, gsm8k_fil
 
 
 def test_failing_and_infeasible_steps_are_recorded_and_the_run_goes_on(acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
-    result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", methods=["explode", "huge", "rtn"], max_steps=1,
-                 searcher="grid", episodes=5)
+    result = run(
+        acf_tiny_model,
+        gsm8k_file,
+        tmp_path / "run",
+        methods=["explode", "huge", "rtn"],
+        max_steps=1,
+        searcher="grid",
+        episodes=5,
+    )
     by_method = {c.strategy.steps[0].method: c for c in result.candidates}
     assert by_method["explode"].status == "failed"
     assert "boom: this step always fails" in by_method["explode"].reason
@@ -108,10 +126,20 @@ def test_failing_and_infeasible_steps_are_recorded_and_the_run_goes_on(acf_tiny_
 
 
 def test_raising_out_of_memory_and_hanging_steps_fail_their_episode_and_the_searcher_hears_it(
-        acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
+    acf_tiny_model, gsm8k_file, tmp_path, my_plugin
+):
     my_plugin.Recorder.told.clear()
-    result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", methods=["explode", "hog", "nap", "rtn"], max_steps=1,
-                 searcher="recorder", episodes=4, episode_timeout_s=1.0, evaluators=["size"])
+    result = run(
+        acf_tiny_model,
+        gsm8k_file,
+        tmp_path / "run",
+        methods=["explode", "hog", "nap", "rtn"],
+        max_steps=1,
+        searcher="recorder",
+        episodes=4,
+        episode_timeout_s=1.0,
+        evaluators=["size"],
+    )
     reasons = {c.strategy.steps[0].method: (c.status, c.reason) for c in result.candidates}
     assert reasons["explode"] == ("failed", "RuntimeError: boom: this step always fails")
     assert reasons["hog"][0] == "failed" and reasons["hog"][1].startswith("out of memory:")
@@ -157,18 +185,41 @@ def test_a_locked_run_directory_is_refused(acf_tiny_model, gsm8k_file, tmp_path)
         lock.release()
 
 
-KILL_ARGS = ["-d", "gsm8k", "--limit", "12", "-n", "5", "-m", "rtn", "-m", "magnitude", "--seed", "0",
-             "-e", "size", "-e", "slow", "--eval-option", "slow.seconds=0.2", "--quiet"]
+KILL_ARGS = [
+    "-d",
+    "gsm8k",
+    "--limit",
+    "12",
+    "-n",
+    "5",
+    "-m",
+    "rtn",
+    "-m",
+    "magnitude",
+    "--seed",
+    "0",
+    "-e",
+    "size",
+    "-e",
+    "slow",
+    "--eval-option",
+    "slow.seconds=0.2",
+    "--quiet",
+]
 
 
 def acf_process(args, env, **kw):
-    return subprocess.run([sys.executable, "-m", "acf", *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "acf", *args], env=env, capture_output=True, text=True, timeout=300, **kw
+    )
 
 
 def frontier_of(run_dir):
     f = json.loads((run_dir / "pareto_frontier.json").read_text())
-    return [(c["id"], c["strategy"], {k: c["measurements"][k]["value"] for k in ("gsm8k_loglik", "size_mb")})
-            for c in f["candidates"]]
+    return [
+        (c["id"], c["strategy"], {k: c["measurements"][k]["value"] for k in ("gsm8k_loglik", "size_mb")})
+        for c in f["candidates"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -176,26 +227,37 @@ def uninterrupted(acf_tiny_model, gsm8k_file, tmp_path_factory):
     """The reference: the same `acf compress` process, never killed."""
     root = tmp_path_factory.mktemp("reference")
     env = {**os.environ, "PYTHONPATH": str(make_plugin_site(root / "site")), "ACF_CACHE_DIR": str(root / "cache")}
-    proc = acf_process(["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS,
-                        "--run-dir", str(root / "run")], env)
+    proc = acf_process(
+        ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(root / "run")],
+        env,
+    )
     assert proc.returncode == 0, proc.stderr
     return root / "run"
 
 
-@pytest.mark.parametrize("kill", [
-    "apply:3",                          # inside episode 3's compression step
-    "evaluate:4",                       # inside episode 3's size evaluation (the baseline is the 1st)
-    "write:episode_003/result.json",    # the result is written to a temporary file, not yet renamed
-    "write:pareto_frontier.json",       # the frontier after episode 1, half-written
-    "random:0", "random:1",             # a real SIGKILL from outside at a seeded random moment
-])
+@pytest.mark.parametrize(
+    "kill",
+    [
+        "apply:3",  # inside episode 3's compression step
+        "evaluate:4",  # inside episode 3's size evaluation (the baseline is the 1st)
+        "write:episode_003/result.json",  # the result is written to a temporary file, not yet renamed
+        "write:pareto_frontier.json",  # the frontier after episode 1, half-written
+        "random:0",
+        "random:1",  # a real SIGKILL from outside at a seeded random moment
+    ],
+)
 def test_sigkill_then_resume_finishes_with_the_same_frontier(kill, acf_tiny_model, gsm8k_file, tmp_path, uninterrupted):
-    env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site")), "ACF_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(make_plugin_site(tmp_path / "site")),
+        "ACF_CACHE_DIR": str(tmp_path / "cache"),
+    }
     run_dir = tmp_path / "killed"
     args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(run_dir)]
     if kill.startswith("random:"):
-        proc = subprocess.Popen([sys.executable, "-m", "acf", *args], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "acf", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         while not (run_dir / "run_config.json").exists():  # started: torch imported, model being set up
             assert proc.poll() is None, "the run ended before it wrote its config"
             time.sleep(0.01)
@@ -219,16 +281,33 @@ def test_a_second_process_on_the_same_run_dir_is_refused(acf_tiny_model, gsm8k_f
     env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site"))}
     run_dir = tmp_path / "run"
     args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "--run-dir", str(run_dir)]
-    first = subprocess.Popen([sys.executable, "-m", "acf", *args[:-2], "-n", "3", "--eval-option", "slow.seconds=4",
-                              "--run-dir", str(run_dir)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "acf",
+            *args[:-2],
+            "-n",
+            "3",
+            "--eval-option",
+            "slow.seconds=4",
+            "--run-dir",
+            str(run_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     while not (run_dir / "episode_001").exists():
         assert first.poll() is None, first.communicate()
         time.sleep(0.01)
     for second in (args, ["resume", str(run_dir)]):
         proc = acf_process(second, env)
         assert proc.returncode == 2
-        assert proc.stderr.splitlines()[0].startswith("Error: ") and ("in use by pid" in proc.stderr or
-                                                                      "already holds a run" in proc.stderr), proc.stderr
+        assert proc.stderr.splitlines()[0].startswith("Error: ") and (
+            "in use by pid" in proc.stderr or "already holds a run" in proc.stderr
+        ), proc.stderr
         assert "Traceback" not in proc.stderr
     assert first.wait(timeout=300) == 0, first.communicate()
     final = json.loads((run_dir / "final_results.json").read_text())
@@ -238,14 +317,34 @@ def test_a_second_process_on_the_same_run_dir_is_refused(acf_tiny_model, gsm8k_f
 
 
 def test_ctrl_c_says_where_the_run_is_and_resume_finishes_it(acf_tiny_model, gsm8k_file, tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(make_plugin_site(tmp_path / "site")), "ACF_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(make_plugin_site(tmp_path / "site")),
+        "ACF_CACHE_DIR": str(tmp_path / "cache"),
+    }
     run_dir = tmp_path / "run"
-    args = ["compress", str(acf_tiny_model), "--data-path", str(gsm8k_file), *KILL_ARGS, "-n", "3",
-            "--eval-option", "slow.seconds=3", "--run-dir", str(run_dir)]
+    args = [
+        "compress",
+        str(acf_tiny_model),
+        "--data-path",
+        str(gsm8k_file),
+        *KILL_ARGS,
+        "-n",
+        "3",
+        "--eval-option",
+        "slow.seconds=3",
+        "--run-dir",
+        str(run_dir),
+    ]
     # Ctrl-C's default action, even where this test runs with SIGINT ignored (a background job of a shell)
-    proc = subprocess.Popen([sys.executable, "-m", "acf", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "acf", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     while not (run_dir / "episode_001" / "result.json").exists():
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.01)
@@ -263,8 +362,17 @@ def test_ctrl_c_says_where_the_run_is_and_resume_finishes_it(acf_tiny_model, gsm
 
 def test_an_episode_past_its_timeout_fails_and_the_run_goes_on(acf_tiny_model, gsm8k_file, tmp_path, my_plugin):
     started = time.time()
-    result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", methods=["nap", "rtn"], max_steps=1, searcher="grid",
-                 episodes=2, episode_timeout_s=1.0, evaluators=["size"])
+    result = run(
+        acf_tiny_model,
+        gsm8k_file,
+        tmp_path / "run",
+        methods=["nap", "rtn"],
+        max_steps=1,
+        searcher="grid",
+        episodes=2,
+        episode_timeout_s=1.0,
+        evaluators=["size"],
+    )
     by_method = {c.strategy.steps[0].method: c for c in result.candidates}
     assert by_method["nap"].status == "failed" and by_method["nap"].reason == "EpisodeTimeout: timed out after 1 s"
     assert by_method["rtn"].status == "ok"
@@ -296,16 +404,27 @@ def test_a_corrupt_frontier_is_named_and_resume_rebuilds_it(acf_tiny_model, gsm8
 
 
 def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model, tmp_path):
-    from acf.measurement import Measurement
-    from acf.search.objectives import Metric
     from acf.search.promotion import tied_ranking
+    from acf.types.measurement import Measurement
+    from acf.types.objectives import Metric
 
     data = tmp_path / "csqa.jsonl"
-    row = {"question": "Where is milk kept?", "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},
-           "answerKey": "A"}
+    row = {
+        "question": "Where is milk kept?",
+        "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},
+        "answerKey": "A",
+    }
     data.write_text("".join(json.dumps(row) + "\n" for _ in range(12)))
-    result = acf.compress(str(acf_tiny_model), "commonsenseqa", run_dir=tmp_path / "run", episodes=4, methods=["rtn", "magnitude"],
-                          evaluators=["size"], promote=2, evaluator_options={"commonsenseqa": {"data_path": str(data), "subset": 3}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "commonsenseqa",
+        run_dir=tmp_path / "run",
+        episodes=4,
+        methods=["rtn", "magnitude"],
+        evaluators=["size"],
+        promote=2,
+        evaluator_options={"commonsenseqa": {"data_path": str(data), "subset": 3}},
+    )
     final = json.loads((tmp_path / "run" / "final_results.json").read_text())
     promotion = final["promotion"]
     assert promotion["fidelity"] == "full" and promotion["screened_on"] == "commonsenseqa_acc"
@@ -320,8 +439,11 @@ def test_promotion_rescores_promising_candidates_at_full_fidelity(acf_tiny_model
     assert sorted(sum(promotion["ranking"], [])) == sorted(["baseline", *promotion["candidates"]])
     # noise-aware ranking: overlapping intervals tie, separated ones do not
     metric = Metric(name="acc", direction="max")
-    scores = {"a": Measurement(value=0.8, low=0.7, high=0.9), "b": Measurement(value=0.75, low=0.65, high=0.85),
-              "c": Measurement(value=0.3, low=0.2, high=0.4)}
+    scores = {
+        "a": Measurement(value=0.8, low=0.7, high=0.9),
+        "b": Measurement(value=0.75, low=0.65, high=0.85),
+        "c": Measurement(value=0.3, low=0.2, high=0.4),
+    }
     assert tied_ranking(scores, metric) == [["a", "b"], ["c"]]
 
 
@@ -341,12 +463,19 @@ def test_the_reshaped_package_finds_the_same_frontier_for_the_same_seed(tmp_path
     # calibration never comes from the evaluated split; the same text, given as calibration_path, replays it.
     held_out = tmp_path / "held_out.jsonl"
     held_out.write_text("".join(data.read_text().splitlines(keepends=True)[18:]))
-    result = acf.compress(str(model), "gsm8k", episodes=12, seed=3, run_dir=tmp_path / "run",
-                          methods=["rtn", "magnitude", "layer_drop"], evaluators=["size"],
-                          evaluator_options={"gsm8k": {"data_path": str(data), "limit": 12,
-                                                       "calibration_path": str(held_out)}})
+    result = acf.compress(
+        str(model),
+        "gsm8k",
+        episodes=12,
+        seed=3,
+        run_dir=tmp_path / "run",
+        methods=["rtn", "magnitude", "layer_drop"],
+        evaluators=["size"],
+        evaluator_options={"gsm8k": {"data_path": str(data), "limit": 12, "calibration_path": str(held_out)}},
+    )
     assert [(c.id, c.strategy.describe(), c.status) for c in result.candidates] == [
-        (c["id"], c["strategy"], c["status"]) for c in golden["candidates"]]
+        (c["id"], c["strategy"], c["status"]) for c in golden["candidates"]
+    ]
     for c, g in zip(result.candidates, golden["candidates"]):
         assert c.value("gsm8k_loglik") == pytest.approx(g["gsm8k_loglik"], rel=1e-6, abs=1e-9)
         assert c.value("size_mb") == pytest.approx(g["size_mb"], rel=1e-9)
@@ -356,7 +485,7 @@ def test_the_reshaped_package_finds_the_same_frontier_for_the_same_seed(tmp_path
 
 
 def test_eval_and_export_build_no_run_config_of_their_own(acf_tiny_model, gsm8k_file, tmp_path, acf_cli, monkeypatch):
-    from acf.rundir.config import RunConfig
+    from acf.types.config import RunConfig
 
     result = run(acf_tiny_model, gsm8k_file, tmp_path / "run", episodes=2, evaluators=["size"])
     built = []
@@ -367,10 +496,24 @@ def test_eval_and_export_build_no_run_config_of_their_own(acf_tiny_model, gsm8k_
         original(self, **data)
 
     monkeypatch.setattr(RunConfig, "__init__", counting)
-    code, _, err = acf_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,size", "--data-path", str(gsm8k_file),
-                            "--limit", "4", "--fidelity", "cheap", "-q"])
+    code, _, err = acf_cli(
+        [
+            "eval",
+            str(acf_tiny_model),
+            "--evaluators",
+            "gsm8k,size",
+            "--data-path",
+            str(gsm8k_file),
+            "--limit",
+            "4",
+            "--fidelity",
+            "cheapest",
+            "-q",
+        ]
+    )
     assert code == 0, err
-    code, _, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", result.candidates[0].id,
-                            "--out", str(tmp_path / "out"), "-q"])
+    code, _, err = acf_cli(
+        ["export", str(tmp_path / "run"), "--candidate", result.candidates[0].id, "--out", str(tmp_path / "out"), "-q"]
+    )
     assert code == 0, err
     assert built == []  # the stored run_config.json is read, never a new one invented

@@ -5,8 +5,8 @@ import statistics
 
 import pytest
 
-from acf.measurement import mean, mean_interval, t975
-from acf_plugins_builtin.evaluators.energy import EnergyCounter, rapl_package_zones
+from acf.types.measurement import mean, mean_interval, t975
+from acf_plugins_builtin.evaluators.costs.energy import EnergyCounter, rapl_package_zones
 
 
 def powercap(tmp_path, zones):
@@ -21,9 +21,16 @@ def powercap(tmp_path, zones):
 
 
 def test_rapl_reads_package_zones_only(tmp_path):
-    root = powercap(tmp_path, {"intel-rapl:0": ("package-0", 1000, 10**9), "intel-rapl:0:0": ("core", 500, 10**9),
-                               "intel-rapl:0:1": ("dram", 200, 10**9), "intel-rapl:1": ("package-1", 7, 10**9),
-                               "intel-rapl:2": ("psys", 9, 10**9)})
+    root = powercap(
+        tmp_path,
+        {
+            "intel-rapl:0": ("package-0", 1000, 10**9),
+            "intel-rapl:0:0": ("core", 500, 10**9),
+            "intel-rapl:0:1": ("dram", 200, 10**9),
+            "intel-rapl:1": ("package-1", 7, 10**9),
+            "intel-rapl:2": ("psys", 9, 10**9),
+        },
+    )
     assert [p.rsplit("/", 1)[1] for p in rapl_package_zones(str(root))] == ["intel-rapl:0", "intel-rapl:1"]
 
 
@@ -44,12 +51,14 @@ def test_rapl_counts_increments_across_a_wrap_around(tmp_path, monkeypatch):
 def test_small_sample_intervals_use_students_t():
     values = [1.0, 2.0, 4.0]
     m, low, high = mean_interval(values)
-    half = 4.303 * statistics.stdev(values) / 3 ** 0.5
+    half = 4.303 * statistics.stdev(values) / 3**0.5
     assert (low, high) == pytest.approx((m - half, m + half))
     assert t975(1) == 12.706 and t975(30) == 2.042
     assert t975(31) == pytest.approx(2.0395, abs=2e-4) and t975(1000) == pytest.approx(1.9623, abs=2e-4)
     big = mean([float(i % 7) for i in range(2000)])
-    assert big.high - big.value == pytest.approx(t975(1999) * statistics.stdev([i % 7 for i in range(2000)]) / 2000 ** 0.5)
+    assert big.high - big.value == pytest.approx(
+        t975(1999) * statistics.stdev([i % 7 for i in range(2000)]) / 2000**0.5
+    )
 
 
 def test_cpu_memory_peak_sees_the_activations(tmp_path):
@@ -57,7 +66,7 @@ def test_cpu_memory_peak_sees_the_activations(tmp_path):
     softmax are alive together, with the causal mask and the logits. Measured after a warm-up without handing the
     freed memory back to the OS, the peak was ~67 MB here (glibc reused the warm-up's heap); it must show all."""
     from acf.testing import build_tiny_model, load_model, model_context
-    from acf_plugins_builtin.evaluators.memory import PeakMemory
+    from acf_plugins_builtin.evaluators.costs.memory import PeakMemory
 
     folder = build_tiny_model(tmp_path / "m", hidden=256, intermediate=256, layers=2, heads=8, kv_heads=2)
     model, ctx = load_model(folder), model_context(folder)

@@ -3,14 +3,14 @@ is timed once (`quick`)."""
 
 import pytest
 
-from acf.costs import CostModel
-from acf.measurement import Measurement
 from acf.rundir.cache import EvalCache
-from acf.rundir.results import EpisodeResult
-from acf.search.frontier import build_frontier, dominated_at_best
-from acf.search.objectives import Metric
-from acf.search.strategy import Step, Strategy
-from acf.session import Session
+from acf.session.costs import CostModel
+from acf.session.session import Session
+from acf.types.frontier import build_frontier, dominated_at_best
+from acf.types.measurement import Measurement
+from acf.types.objectives import Metric
+from acf.types.results import EpisodeResult
+from acf.types.strategy import Step, Strategy
 
 RTN4 = Strategy(steps=[Step(method="rtn", params={"bits": 4, "group_size": 32})])
 COSTS = ("latency_ms", "decode_tps", "peak_memory_mb")
@@ -18,8 +18,14 @@ COSTS = ("latency_ms", "decode_tps", "peak_memory_mb")
 
 def test_decode_scales_with_bytes_prefill_with_parameters_and_each_runtime_is_learnt():
     costs = CostModel()
-    costs.set_baseline({"decode_tps": Measurement.exact(10.0), "latency_ms": Measurement.exact(100.0),
-                        "peak_memory_mb": Measurement.exact(500.0), "gsm8k_loglik": Measurement.exact(-1.0)})
+    costs.set_baseline(
+        {
+            "decode_tps": Measurement.exact(10.0),
+            "latency_ms": Measurement.exact(100.0),
+            "peak_memory_mb": Measurement.exact(500.0),
+            "gsm8k_loglik": Measurement.exact(-1.0),
+        }
+    )
     costs.base_bytes, costs.base_params = 400_000_000, 100_000_000
     predicted, raw = costs.predict("hf", "pack-quantized-w4", 100_000_000, 100_000_000)
     assert predicted == raw and "gsm8k_loglik" not in predicted  # only costs; nothing learnt yet: the physics
@@ -37,10 +43,17 @@ def test_decode_scales_with_bytes_prefill_with_parameters_and_each_runtime_is_le
 
 
 def session_for(model, data, tmp_path):
-    return Session(str(model), task="gsm8k", evaluators=["size", "latency", "memory"], methods=["rtn"],
-                   cache=EvalCache(tmp_path / "cache"),
-                   evaluator_options={"gsm8k": {"data_path": str(data), "limit": 2},
-                                      "latency": {"repeats": 3, "new_tokens": 2, "prompt_len": 8}})
+    return Session(
+        str(model),
+        dataset="gsm8k",
+        evaluators=["size", "latency", "memory"],
+        methods=["rtn"],
+        cache=EvalCache(tmp_path / "cache"),
+        evaluator_options={
+            "gsm8k": {"data_path": str(data), "limit": 2},
+            "latency": {"repeats": 3, "new_tokens": 2, "prompt_len": 8},
+        },
+    )
 
 
 def test_every_cost_of_a_candidate_carries_its_prediction(acf_tiny_model, gsm8k_file, tmp_path):
@@ -48,9 +61,11 @@ def test_every_cost_of_a_candidate_carries_its_prediction(acf_tiny_model, gsm8k_
     base, _, _ = session.measure(None)
     assert all(base[n].predicted is None for n in COSTS)  # the baseline is the reference
     seen = []
-    rtn, _, _ = session.measure(session.validate(RTN4), screen=lambda measured, predicted: seen.append(
-        (set(measured), dict(predicted))) or False)
-    (measured, predicted), = seen
+    rtn, _, _ = session.measure(
+        session.validate(RTN4),
+        screen=lambda measured, predicted: seen.append((set(measured), dict(predicted))) or False,
+    )
+    ((measured, predicted),) = seen
     assert {"gsm8k_loglik", "size_mb"} <= measured and not measured & set(COSTS)  # accuracy and size came first
     for name in COSTS:
         assert rtn[name].predicted == pytest.approx(predicted[name]) and rtn[name].predicted > 0
@@ -73,11 +88,15 @@ def test_a_screened_candidate_is_timed_once_and_says_so(acf_tiny_model, gsm8k_fi
 
 
 def candidate(id, loglik, latency, low=None, high=None):
-    m = {"gsm8k_loglik": Measurement(value=loglik, low=low if low is not None else loglik,
-                                     high=high if high is not None else loglik),
-         "latency_ms": Measurement.exact(latency)}
-    return EpisodeResult(id=id, episode=int(id[2:]), strategy=RTN4, status="ok", measurements=m, feasible=True,
-                         reward=0.0)
+    m = {
+        "gsm8k_loglik": Measurement(
+            value=loglik, low=low if low is not None else loglik, high=high if high is not None else loglik
+        ),
+        "latency_ms": Measurement.exact(latency),
+    }
+    return EpisodeResult(
+        id=id, episode=int(id[2:]), strategy=RTN4, status="ok", measurements=m, feasible=True, reward=0.0
+    )
 
 
 def test_dominated_at_best_uses_the_favourable_end_of_every_interval_and_band():

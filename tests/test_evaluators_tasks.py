@@ -5,20 +5,20 @@ import math
 
 import pytest
 
-from acf.context import Context
-from acf.testing import deploy_on
 from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
-from acf_plugins_builtin.evaluators import humaneval as he
-from acf_plugins_builtin.evaluators.bbh import BBH, extract, macro
-from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
-from acf_plugins_builtin.evaluators.energy import Energy
-from acf_plugins_builtin.evaluators.sandbox import run_program
-from acf_plugins_builtin.evaluators.choice_scoring import choice_logprobs
-from acf_plugins_builtin.evaluators.scoring import continuation_logprobs
-from acf_plugins_builtin.evaluators.throughput import Throughput
-from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
-from acf.measurement import Measurement
+from acf.plugins.context import Context
+from acf.testing import deploy_on
+from acf.types.measurement import Measurement
+from acf_plugins_builtin.evaluators.costs.energy import Energy
+from acf_plugins_builtin.evaluators.costs.throughput import Throughput
+from acf_plugins_builtin.evaluators.scoring.choices import choice_logprobs
+from acf_plugins_builtin.evaluators.scoring.logprobs import continuation_logprobs
+from acf_plugins_builtin.evaluators.tasks import humaneval as he
+from acf_plugins_builtin.evaluators.tasks.bbh import BBH, extract, macro
+from acf_plugins_builtin.evaluators.tasks.commonsenseqa import CommonsenseQA
+from acf_plugins_builtin.evaluators.tasks.sandbox import run_program
+from acf_plugins_builtin.evaluators.tasks.truthfulqa import TruthfulQA
 
 
 @pytest.fixture(scope="module")
@@ -29,26 +29,48 @@ def tiny(acf_tiny_model):
 
 
 CSQA = [
-    {"question": "Where do you keep milk cold?", "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]}, "answerKey": "A"},
-    {"question": "What do birds use to fly?", "choices": {"label": list("ABCDE"), "text": ["wheels", "wings", "fins", "roots", "hats"]}, "answerKey": "B"},
-    {"question": "What melts in the sun?", "choices": {"label": list("ABCDE"), "text": ["rock", "glass", "ice cream", "iron", "wood"]}, "answerKey": "C"},
-    {"question": "Where do fish live?", "choices": {"label": list("ABCDE"), "text": ["tree", "sky", "desert", "water", "attic"]}, "answerKey": "D"},
+    {
+        "question": "Where do you keep milk cold?",
+        "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},
+        "answerKey": "A",
+    },
+    {
+        "question": "What do birds use to fly?",
+        "choices": {"label": list("ABCDE"), "text": ["wheels", "wings", "fins", "roots", "hats"]},
+        "answerKey": "B",
+    },
+    {
+        "question": "What melts in the sun?",
+        "choices": {"label": list("ABCDE"), "text": ["rock", "glass", "ice cream", "iron", "wood"]},
+        "answerKey": "C",
+    },
+    {
+        "question": "Where do fish live?",
+        "choices": {"label": list("ABCDE"), "text": ["tree", "sky", "desert", "water", "attic"]},
+        "answerKey": "D",
+    },
 ] * 2
 
 
-@pytest.mark.parametrize("budget,mode", [(16, "packed"), (64, "packed"), (1024, "packed"), (16, "kv-cache"),
-                                         (1024, "kv-cache"), (64, "full-logits")])
+@pytest.mark.parametrize(
+    "budget,mode",
+    [(16, "packed"), (64, "packed"), (1024, "packed"), (16, "kv-cache"), (1024, "kv-cache"), (64, "full-logits")],
+)
 def test_shared_context_choice_scores_equal_scoring_each_choice_alone(tiny, budget, mode, monkeypatch):
-    from acf_plugins_builtin.evaluators import choice_scoring as scoring
+    from acf_plugins_builtin.evaluators.scoring import choices as scoring
 
     if mode == "kv-cache":  # families that take no custom 4D mask: the context's cache repeated per choice
         monkeypatch.setattr(scoring, "_packable", lambda model: False)
     if mode == "full-logits":  # models whose logits are not a plain head (soft-capping, scaling)
         monkeypatch.setattr(scoring, "_plain_head", lambda model: None)
     model, ctx = tiny
-    items = [("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
-             ("Question: a much longer context, with many more words in it than the first one?\nAnswer:",
-              [" yes", " no", " maybe so", " certainly not at all", " x", " maybe so"])]  # a repeated choice
+    items = [
+        ("Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog"]),
+        (
+            "Question: a much longer context, with many more words in it than the first one?\nAnswer:",
+            [" yes", " no", " maybe so", " certainly not at all", " x", " maybe so"],
+        ),
+    ]  # a repeated choice
     shared = choice_logprobs(model, ctx.tokenizer, items, batch_tokens=budget)
     alone = continuation_logprobs(model, ctx.tokenizer, [(c, ch) for c, chs in items for ch in chs])
     flat = [x for row in shared for x in row]
@@ -81,24 +103,37 @@ def test_commonsenseqa_accuracy_is_the_argmax_of_choice_loglikelihoods(tiny, tmp
     assert out["commonsenseqa_acc_norm"].value == hits_norm / 8
     assert out["commonsenseqa_acc"].items == f"items [0:8] of 8 (--data-path {path})"
     assert ev.evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 8  # subset (100) > items
-    assert CommonsenseQA(data_path=str(path), subset=2, variant=variant).evaluate(model, ctx, "subset")["commonsenseqa_acc"].n == 2
-    expected = "Question: What melts in the sun?\nAnswer: ice cream" if variant == "cloze" else (
-        "Question: What melts in the sun?\nA. rock\nB. glass\nC. ice cream\nD. iron\nE. wood\nAnswer: C")
+    assert (
+        CommonsenseQA(data_path=str(path), subset=2, variant=variant)
+        .evaluate(model, ctx, "subset")["commonsenseqa_acc"]
+        .n
+        == 2
+    )
+    expected = (
+        "Question: What melts in the sun?\nAnswer: ice cream"
+        if variant == "cloze"
+        else ("Question: What melts in the sun?\nA. rock\nB. glass\nC. ice cream\nD. iron\nE. wood\nAnswer: C")
+    )
     assert ev.calibration_texts(ctx, 5) == [expected]  # from calibration_path, not the evaluated split
 
 
 def test_truthfulqa_mc1_and_mc2_by_hand(tiny, tmp_path):
     model, ctx = tiny
-    records = [{"question": f"Is the moon made of cheese {i}?",
-                "mc1_targets": {"choices": ["No.", "Yes.", "Only on Sundays."], "labels": [1, 0, 0]},
-                "mc2_targets": {"choices": ["No.", "It is rock.", "Yes."], "labels": [1, 1, 0]}} for i in range(3)]
+    records = [
+        {
+            "question": f"Is the moon made of cheese {i}?",
+            "mc1_targets": {"choices": ["No.", "Yes.", "Only on Sundays."], "labels": [1, 0, 0]},
+            "mc2_targets": {"choices": ["No.", "It is rock.", "Yes."], "labels": [1, 1, 0]},
+        }
+        for i in range(3)
+    ]
     path = tmp_path / "tqa.json"
     path.write_text(json.dumps(records))
     ev = TruthfulQA(data_path=str(path))
     out = ev.evaluate(model, ctx, "full")
     mc1 = []
     mc2 = []
-    for context, choices, (split, _, labels2) in ev.items_for(ctx, "full"):
+    for context, choices, (split, _, _labels2) in ev.items_for(ctx, "full"):
         lls = [lp for lp, _ in continuation_logprobs(model, ctx.tokenizer, [(context, c) for c in choices])]
         mc1.append(lls[:split].index(max(lls[:split])) == 0)
         p = [math.exp(x) for x in lls[split:]]
@@ -167,9 +202,11 @@ def test_bbh_extracts_answers_and_macro_averages(tiny, tmp_path):
     assert m.value == 0.75 and m.low == pytest.approx(0.75 - half) and m.high == pytest.approx(0.75 + half) and m.n == 6
     model, ctx = tiny
     path = tmp_path / "bbh.jsonl"
-    rows = [{"task": "navigate", "input": "Take 1 step. Take 1 step back.", "target": "Yes"},
-            {"task": "boolean_expressions", "input": "True and False is", "target": "False"},
-            {"task": "boolean_expressions", "input": "not False is", "target": "True"}]
+    rows = [
+        {"task": "navigate", "input": "Take 1 step. Take 1 step back.", "target": "Yes"},
+        {"task": "boolean_expressions", "input": "True and False is", "target": "False"},
+        {"task": "boolean_expressions", "input": "not False is", "target": "True"},
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = BBH(data_path=str(path), max_new_tokens=4).evaluate(model, ctx, "full")
     assert set(out) == {"bbh_exact_match", "bbh_navigate", "bbh_boolean_expressions"}
@@ -187,8 +224,8 @@ def test_throughput_and_energy(tiny):
     assert out["throughput_tps"].value == out["throughput_tps_b2"].value > 0
     energy = Energy(repeats=2, new_tokens=4).evaluate(model, ctx, "full")["energy_j_per_token"]
     assert energy.value > 0 and energy.low <= energy.value <= energy.high
-    from acf_plugins_builtin.evaluators.energy import EnergyCounter
-    from acf_plugins_builtin.evaluators.scoring import model_device
+    from acf.toolkit import model_device
+    from acf_plugins_builtin.evaluators.costs.energy import EnergyCounter
 
     assert energy.estimated == (EnergyCounter(model_device(model)).source == "estimate")
 
@@ -196,23 +233,62 @@ def test_throughput_and_energy(tiny):
 def test_acf_eval_a_model_and_a_run_candidate(acf_cli, acf_tiny_model, gsm8k_file, tmp_path):
     import acf
 
-    code, out, err = acf_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,size", "--data-path", str(gsm8k_file),
-                              "--limit", "6", "--fidelity", "cheap", "--json", "-q"])
+    code, out, err = acf_cli(
+        [
+            "eval",
+            str(acf_tiny_model),
+            "--evaluators",
+            "gsm8k,size",
+            "--data-path",
+            str(gsm8k_file),
+            "--limit",
+            "6",
+            "--fidelity",
+            "cheapest",
+            "--json",
+            "-q",
+        ]
+    )
     assert code == 0, err
     data = json.loads(out)
     assert {"gsm8k_loglik", "size_mb"} <= set(data["measurements"]) and data["measurements"]["gsm8k_loglik"]["n"] == 6
-    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=2, methods=["rtn"],
-                          evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        run_dir=tmp_path / "run",
+        episodes=2,
+        methods=["rtn"],
+        evaluators=["size"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}},
+    )
     ep = result.candidates[0]
-    code, out, err = acf_cli(["eval", f"{tmp_path / 'run'}:{ep.id}", "--tasks", "gsm8k", "--fidelity", "loglik",
-                              "--eval-option", "gsm8k.limit=6", "--eval-option", f"gsm8k.data_path={gsm8k_file}",
-                              "--json", "-q"])
+    code, out, err = acf_cli(
+        [
+            "eval",
+            f"{tmp_path / 'run'}:{ep.id}",
+            "--evaluators",
+            "gsm8k",
+            "--fidelity",
+            "loglik",
+            "--eval-option",
+            "gsm8k.limit=6",
+            "--eval-option",
+            f"gsm8k.data_path={gsm8k_file}",
+            "--json",
+            "-q",
+        ]
+    )
     assert code == 0, err
     assert json.loads(out)["measurements"]["gsm8k_loglik"]["value"] == ep.measurements["gsm8k_loglik"].value
-    code, out, err = acf_cli(["eval", str(acf_tiny_model), "--tasks", "size,latency"])
+    code, out, err = acf_cli(["eval", str(acf_tiny_model), "--evaluators", "size,latency"])
     assert code == 2 and "needs at least one task" in err
-    code, out, err = acf_cli(["eval", f"{tmp_path / 'run'}:ep099", "--tasks", "gsm8k"])
+    code, out, err = acf_cli(["eval", f"{tmp_path / 'run'}:ep099", "--evaluators", "gsm8k"])
     assert code == 2 and "has no candidate 'ep099'" in err
+    # the older spellings still work, and say they are deprecated: --tasks, and the fidelity alias `cheap`
+    old = ["eval", str(acf_tiny_model), "--tasks", "gsm8k,size", "--data-path", str(gsm8k_file), "--limit", "6"]
+    code, out, err = acf_cli([*old, "--fidelity", "cheap", "--json", "-q"])
+    assert code == 0 and "--tasks is deprecated" in err, err
+    assert json.loads(out)["measurements"]["gsm8k_loglik"] == data["measurements"]["gsm8k_loglik"]
 
 
 def test_gpu_memory_monitor_samples_nvml_and_is_inert_on_cpu(monkeypatch):
@@ -220,14 +296,17 @@ def test_gpu_memory_monitor_samples_nvml_and_is_inert_on_cpu(monkeypatch):
     import time
     import types
 
-    from acf.gpu_monitor import GpuMemoryMonitor
+    from acf.system.gpu_monitor import GpuMemoryMonitor
 
     with GpuMemoryMonitor("cpu") as cpu:
         pass
     assert cpu.peak_mb is None
     used = iter([1e9, 3e9] + [2e9] * 1000)  # bytes in use, as NVML would report them
-    fake = types.SimpleNamespace(nvmlInit=lambda: None, nvmlDeviceGetHandleByIndex=lambda i: i,
-                                 nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=next(used)))
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlDeviceGetHandleByIndex=lambda i: i,
+        nvmlDeviceGetMemoryInfo=lambda h: types.SimpleNamespace(used=next(used)),
+    )
     monkeypatch.setitem(sys.modules, "pynvml", fake)
     with GpuMemoryMonitor("cuda:0", interval_s=0.001) as gpu:
         time.sleep(0.05)
@@ -235,8 +314,8 @@ def test_gpu_memory_monitor_samples_nvml_and_is_inert_on_cpu(monkeypatch):
 
 
 def test_generation_from_a_shared_preamble_equals_generating_each_prompt_whole(tiny, monkeypatch):
-    from acf_plugins_builtin.evaluators import scoring
-    from acf_plugins_builtin.evaluators.generation import greedy_generate
+    from acf_plugins_builtin.evaluators.scoring import logprobs as scoring
+    from acf_plugins_builtin.evaluators.scoring.generation import greedy_generate
 
     model, ctx = tiny
     preamble = "Q: What is one plus one?\nA: One plus one is two. The answer is 2.\n\n" * 3

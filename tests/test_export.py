@@ -12,8 +12,17 @@ import acf
 def test_candidate_exports_and_generates(method, acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
     from transformers import AutoModelForCausalLM
 
-    result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=1, seed=0, run_dir=tmp_path / "run", methods=[method],
-                          max_steps=1, evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=1,
+        seed=0,
+        run_dir=tmp_path / "run",
+        methods=[method],
+        max_steps=1,
+        evaluators=["size"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
+    )
     (candidate,) = result.candidates
     assert candidate.status == "ok", candidate.reason
     out = tmp_path / "out"
@@ -30,7 +39,16 @@ def test_candidate_exports_and_generates(method, acf_tiny_model, gsm8k_file, tmp
 
 
 def test_failed_candidates_do_not_export(acf_tiny_model, gsm8k_file, tmp_path, acf_cli, my_plugin):
-    acf.compress(str(acf_tiny_model), "gsm8k", episodes=1, seed=0, run_dir=tmp_path / "run", methods=["explode"],
-                 max_steps=1, evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}})
+    acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=1,
+        seed=0,
+        run_dir=tmp_path / "run",
+        methods=["explode"],
+        max_steps=1,
+        evaluators=["size"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
+    )
     code, _, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", "ep001", "--out", str(tmp_path / "x")])
     assert code == 2 and "candidate ep001 failed" in err and not (tmp_path / "x").exists()

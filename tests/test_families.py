@@ -12,9 +12,10 @@ from acf.models.export import check_reload
 from acf.models.families import family_of, unsupported_family
 from acf.models.loading import load_model
 from acf.models.spec import infer_spec
-from acf.search.strategy import Step, Strategy, validate_strategy
+from acf.plugins.validation import validate_strategy
 from acf.testing import build_tiny_model, model_context
-from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+from acf.types.strategy import Step, Strategy
+from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
 from acf_plugins_builtin.methods.layer_drop import LayerDrop
 from acf_plugins_builtin.methods.structured import StructuredPruning
 
@@ -25,9 +26,16 @@ FAMILIES = ["llama", "qwen2", "phi3", "gemma", "gemma2"]
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def tiny(request, tmp_path_factory, gsm8k_file):
-    folder = build_tiny_model(tmp_path_factory.mktemp(request.param), model_type=request.param, hidden=512,
-                              intermediate=512, layers=3, heads=4, kv_heads=2)
-    return request.param, folder, model_context(folder, task=GSM8K(data_path=str(gsm8k_file)))
+    folder = build_tiny_model(
+        tmp_path_factory.mktemp(request.param),
+        model_type=request.param,
+        hidden=512,
+        intermediate=512,
+        layers=3,
+        heads=4,
+        kv_heads=2,
+    )
+    return request.param, folder, model_context(folder, dataset=GSM8K(data_path=str(gsm8k_file)))
 
 
 def generates(model, tokenizer) -> bool:
@@ -89,12 +97,16 @@ def test_structured_changes_a_family_cannot_take_are_refused_at_validation(tiny)
         assert "hidden_ratio" not in space.names()
         assert "sqrt(hidden_size)" in unsupported_family(model_type, "hidden")
         with pytest.raises(StrategyError, match="hidden_ratio"):
-            validate_strategy(Strategy(steps=[Step(method="structured", params={"hidden_ratio": 0.25})]), methods,
-                              ctx.spec)
+            validate_strategy(
+                Strategy(steps=[Step(method="structured", params={"hidden_ratio": 0.25})]), methods, ctx.spec
+            )
     if model_type in ("llama", "qwen2"):
         assert {"hidden_ratio", "kv_groups"} <= set(space.names())
-        model = StructuredPruning().apply(copy.deepcopy(load_model(folder)),
-                                          {"mlp_ratio": 0.0, "hidden_ratio": 0.25, "kv_groups": 1, "samples": 8}, ctx)
+        model = StructuredPruning().apply(
+            copy.deepcopy(load_model(folder)),
+            {"mlp_ratio": 0.0, "hidden_ratio": 0.25, "kv_groups": 1, "samples": 8},
+            ctx,
+        )
         assert (model.config.hidden_size, model.config.num_key_value_heads) == (384, 1)
         assert generates(model, ctx.tokenizer)
 
@@ -112,13 +124,20 @@ PREAMBLE = "Q: What is the capital of France?\nA: Paris is the capital of France
 
 @pytest.mark.parametrize("preamble", ["", PREAMBLE], ids=["own-contexts", "shared-preamble"])
 def test_packed_choice_scoring_equals_scoring_each_choice_alone_on_every_family(tiny, preamble):
-    from acf_plugins_builtin.evaluators import choice_scoring, scoring
+    from acf.toolkit import split_pair
+    from acf_plugins_builtin.evaluators.scoring import choices as choice_scoring
+    from acf_plugins_builtin.evaluators.scoring import logprobs as scoring
 
     model_type, folder, ctx = tiny
     model = load_model(folder)
-    items = [(preamble + "Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog", " four"]),
-             (preamble + "Question: a longer context, with more words in it?\nAnswer:", [" yes", " maybe so", " not at all"])]
-    shared_tokens = scoring.shared_prefix([choice_scoring.split_pair(ctx.tokenizer, c, chs[0])[0] for c, chs in items])
+    items = [
+        (preamble + "Question: what is two plus two?\nAnswer:", [" four", " five apples", " a dog", " four"]),
+        (
+            preamble + "Question: a longer context, with more words in it?\nAnswer:",
+            [" yes", " maybe so", " not at all"],
+        ),
+    ]
+    shared_tokens = scoring.shared_prefix([split_pair(ctx.tokenizer, c, chs[0])[0] for c, chs in items])
     assert bool(shared_tokens) == bool(preamble)  # the preamble runs once for both questions
     shared = [x for row in choice_scoring.choice_logprobs(model, ctx.tokenizer, items) for x in row]
     alone = scoring.continuation_logprobs(model, ctx.tokenizer, [(c, ch) for c, chs in items for ch in chs])

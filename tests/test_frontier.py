@@ -1,11 +1,11 @@
 import pytest
 
-from acf.rundir.results import Candidate
-from acf.search.frontier import build_frontier, dominates, hypervolume, pareto_indices
-from acf.measurement import Measurement
-from acf.search.objectives import Constraint, Metric
 from acf.search.reward import reward
-from acf.search.strategy import Step, Strategy
+from acf.types.frontier import build_frontier, dominates, hypervolume, pareto_indices
+from acf.types.measurement import Measurement
+from acf.types.objectives import Constraint, Metric
+from acf.types.results import EpisodeResult
+from acf.types.strategy import Step, Strategy
 
 ACC = Metric(name="acc", direction="max", category="accuracy")
 SIZE = Metric(name="size_mb", direction="min", category="size")
@@ -13,8 +13,14 @@ BASE = {"acc": Measurement.exact(0.8), "size_mb": Measurement.exact(100.0)}
 
 
 def cand(i, acc, size, **kw):
-    return Candidate(id=f"ep{i:03d}", episode=i, strategy=Strategy(steps=[Step(method="rtn", params={"bits": i})]),
-                     status="ok", measurements={"acc": Measurement.exact(acc), "size_mb": Measurement.exact(size)}, **kw)
+    return EpisodeResult(
+        id=f"ep{i:03d}",
+        episode=i,
+        strategy=Strategy(steps=[Step(method="rtn", params={"bits": i})]),
+        status="ok",
+        measurements={"acc": Measurement.exact(acc), "size_mb": Measurement.exact(size)},
+        **kw,
+    )
 
 
 def test_dominates():
@@ -49,7 +55,11 @@ def test_reward_hand_computed():
 
 
 def test_frontier_recommends_best_feasible():
-    c1, c2, c3 = cand(1, 0.78, 50, reward=0.3, feasible=True), cand(2, 0.5, 25, reward=0.2, feasible=True), cand(3, 0.7, 60, reward=0.1, feasible=True)
+    c1, c2, c3 = (
+        cand(1, 0.78, 50, reward=0.3, feasible=True),
+        cand(2, 0.5, 25, reward=0.2, feasible=True),
+        cand(3, 0.7, 60, reward=0.1, feasible=True),
+    )
     f = build_frontier([c1, c2, c3], [ACC, SIZE], BASE)
     assert [c.id for c in f.candidates] == ["ep001", "ep002"]  # ep003 is dominated by ep001
     # gains: ep001 (0.975, 1.5), ep002 (0.625, 1.75) → 1.4625 + 0.625*0.25
@@ -69,6 +79,6 @@ def test_frontier_names_blocking_constraint_when_nothing_is_feasible():
 
 
 def test_failed_candidates_stay_off_the_frontier():
-    bad = Candidate(id="ep004", episode=4, strategy=Strategy(steps=[]), status="failed", reason="x")
+    bad = EpisodeResult(id="ep004", episode=4, strategy=Strategy(steps=[]), status="failed", reason="x")
     f = build_frontier([bad, cand(1, 0.8, 50, reward=0.5, feasible=True)], [ACC, SIZE], BASE)
     assert [c.id for c in f.candidates] == ["ep001"]

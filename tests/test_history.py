@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from acf.rundir.results import EpisodeResult
 from acf.rundir.store import RunStore
-from acf.search.strategy import Step, Strategy
+from acf.types.results import EpisodeResult
+from acf.types.strategy import Step, Strategy
 
 
 def write(store: RunStore, episode: int, asked_after: int, told: int | None, torn: bool = False):
@@ -15,8 +15,15 @@ def write(store: RunStore, episode: int, asked_after: int, told: int | None, tor
     store.write_strategy(episode, point, strategy, asked_after=asked_after)
     if told is None:
         return
-    result = EpisodeResult(id=f"ep{episode:03d}", episode=episode, strategy=strategy, point=point, status="ok",
-                           told=told, asked_after=asked_after)
+    result = EpisodeResult(
+        id=f"ep{episode:03d}",
+        episode=episode,
+        strategy=strategy,
+        point=point,
+        status="ok",
+        told=told,
+        asked_after=asked_after,
+    )
     store.write_result(result)
     if torn:
         path = store.episode_dir(episode) / "result.json"
@@ -52,8 +59,9 @@ def test_a_one_at_a_time_run_from_before_these_fields_replays_in_episode_order(t
     store = RunStore(tmp_path)
     for n in (1, 2, 3):
         write(store, n, n - 1, None)
-        result = EpisodeResult(id=f"ep{n:03d}", episode=n, strategy=Strategy(steps=[]), status="ok",
-                               point={"pipeline": "rtn"})
+        result = EpisodeResult(
+            id=f"ep{n:03d}", episode=n, strategy=Strategy(steps=[]), status="ok", point={"pipeline": "rtn"}
+        )
         data = result.model_dump(mode="json")
         del data["told"], data["asked_after"]
         (store.episode_dir(n) / "result.json").write_text(json.dumps(data))

@@ -10,10 +10,10 @@ pytest.importorskip("llama_cpp", reason="the llama.cpp runtime needs acf[llamacp
 from acf.errors import AcfError  # noqa: E402
 from acf.models.loading import load_model, load_tokenizer  # noqa: E402
 from acf.rundir.cache import EvalCache  # noqa: E402
-from acf.search.strategy import Step, Strategy  # noqa: E402
-from acf.session import Session  # noqa: E402
-from acf_plugins_builtin.runtimes.gguf_file import read_gguf_weights, write_gguf  # noqa: E402
-from acf_plugins_builtin.runtimes.llamacpp import RuntimeProcess, quantize_gguf  # noqa: E402
+from acf.session.session import Session  # noqa: E402
+from acf.types.strategy import Step, Strategy  # noqa: E402
+from acf_plugins_builtin.shared.gguf_file import read_gguf_weights, write_gguf  # noqa: E402
+from acf_plugins_builtin.shared.llamacpp_process import RuntimeProcess, quantize_gguf  # noqa: E402
 
 
 def hf_logprobs(model, ids):
@@ -49,10 +49,17 @@ def test_reading_a_quantized_file_back_gives_its_dequantized_weights(acf_tiny_mo
 
 
 def test_a_gguf_candidate_is_scored_and_timed_by_llama_cpp(acf_tiny_model, gsm8k_file, tmp_path):
-    session = Session(str(acf_tiny_model), task="gsm8k", evaluators=["latency", "memory", "size"],
-                      methods=["gguf", "rtn"], cache=EvalCache(tmp_path / "cache"),
-                      evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
-                                         "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8}})
+    session = Session(
+        str(acf_tiny_model),
+        dataset="gsm8k",
+        evaluators=["latency", "memory", "size"],
+        methods=["gguf", "rtn"],
+        cache=EvalCache(tmp_path / "cache"),
+        evaluator_options={
+            "gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+            "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8},
+        },
+    )
     strategy = session.validate(Strategy(steps=[Step(method="gguf", params={"type": "Q8_0"})]))
     measured, _, steps = session.measure(strategy)
     for name in ("latency_ms", "decode_tps", "peak_memory_mb"):
@@ -62,7 +69,7 @@ def test_a_gguf_candidate_is_scored_and_timed_by_llama_cpp(acf_tiny_model, gsm8k
     assert steps[0]["gguf_type"] == "Q8_0" and steps[0]["file_mb"] > 0
     # the same candidate scored in transformers (its dequantized weights) agrees with llama.cpp's logits
     plain = session.apply(strategy)
-    from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
 
     ev = GSM8K(data_path=str(gsm8k_file), limit=2)
     ev.prepare(session.ctx)
@@ -72,13 +79,22 @@ def test_a_gguf_candidate_is_scored_and_timed_by_llama_cpp(acf_tiny_model, gsm8k
 
 
 def test_llama_cpp_measures_a_dense_candidate_natively_when_named(acf_tiny_model, gsm8k_file, tmp_path):
-    session = Session(str(acf_tiny_model), task="gsm8k", evaluators=["latency"], methods=["rtn"],
-                      runtime="llama.cpp", cache=EvalCache(tmp_path / "cache"),
-                      evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
-                                         "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8}})
+    session = Session(
+        str(acf_tiny_model),
+        dataset="gsm8k",
+        evaluators=["latency"],
+        methods=["rtn"],
+        runtime="llama.cpp",
+        cache=EvalCache(tmp_path / "cache"),
+        evaluator_options={
+            "gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+            "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8},
+        },
+    )
     base, _, _ = session.measure(None)
-    rtn, _, _ = session.measure(session.validate(Strategy(steps=[Step(method="rtn", params={
-        "bits": 4, "group_size": 32, "symmetric": True})])))
+    rtn, _, _ = session.measure(
+        session.validate(Strategy(steps=[Step(method="rtn", params={"bits": 4, "group_size": 32, "symmetric": True})]))
+    )
     assert (base["latency_ms"].runtime, base["latency_ms"].simulated) == ("llama.cpp", False)
     assert (rtn["latency_ms"].runtime, rtn["latency_ms"].simulated) == ("llama.cpp", True)  # F32 file, not W4
 
@@ -87,8 +103,9 @@ def test_a_runtime_process_that_hangs_or_dies_is_an_error_with_the_reason():
     hangs = RuntimeProcess(timeout_s=0.5, command=[sys.executable, "-c", "import time; time.sleep(30)"])
     with pytest.raises(RuntimeError, match="did not answer 'load' within 0 s|did not answer 'load' within 1 s"):
         hangs.request("load", path="x", n_ctx=8, threads=1)
-    dies = RuntimeProcess(command=[sys.executable, "-c",
-                                   "import sys; sys.stdin.readline(); print('boom', file=sys.stderr); sys.exit(3)"])
+    dies = RuntimeProcess(
+        command=[sys.executable, "-c", "import sys; sys.stdin.readline(); print('boom', file=sys.stderr); sys.exit(3)"]
+    )
     with pytest.raises(RuntimeError, match=r"died during 'load' \(exit code 3\): boom"):
         dies.request("load", path="x", n_ctx=8, threads=1)
     broken = RuntimeProcess()
@@ -100,8 +117,13 @@ def test_a_runtime_process_that_hangs_or_dies_is_an_error_with_the_reason():
 
 
 def test_an_unknown_gguf_type_is_refused_by_the_strategy_check(acf_tiny_model, gsm8k_file, tmp_path):
-    session = Session(str(acf_tiny_model), task="gsm8k", methods=["gguf"], cache=EvalCache(tmp_path / "cache"),
-                      evaluator_options={"gsm8k": {"data_path": str(gsm8k_file)}})
+    session = Session(
+        str(acf_tiny_model),
+        dataset="gsm8k",
+        methods=["gguf"],
+        cache=EvalCache(tmp_path / "cache"),
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file)}},
+    )
     with pytest.raises(AcfError, match="Q4_K_M"):
         session.validate(Strategy(steps=[Step(method="gguf", params={"type": "Q9_X"})]))
 
@@ -113,4 +135,7 @@ def test_llama_cpp_tokenizes_the_written_vocabulary_as_transformers_does(acf_tin
     path = write_gguf(load_model(acf_tiny_model), acf_tiny_model, tmp_path / "tiny.gguf")
     llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
     for text in ("Tom has 3 apples and buys 45 more.", "How many apples does he have?\n#### 48"):
-        assert llm.tokenize(text.encode(), add_bos=False, special=False) == tok(text, add_special_tokens=False)["input_ids"]
+        assert (
+            llm.tokenize(text.encode(), add_bos=False, special=False)
+            == tok(text, add_special_tokens=False)["input_ids"]
+        )

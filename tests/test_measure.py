@@ -2,7 +2,7 @@ import statistics
 
 import pytest
 
-from acf.measurement import bootstrap_interval, mean_interval, median, proportion, wilson_interval
+from acf.types.measurement import bootstrap_interval, mean_interval, median, proportion, wilson_interval
 
 
 def test_wilson_hand_computed():
@@ -25,7 +25,9 @@ def test_mean_interval_hand_computed():
     mean, low, high = mean_interval(values)
     half = 3.182 * statistics.stdev(values) / 2  # Student's t for 3 degrees of freedom
     assert (mean, low, high) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
-    assert mean_interval(values, z=1.959963984540054)[1] == pytest.approx(2.5 - 1.959963984540054 * statistics.stdev(values) / 2)
+    assert mean_interval(values, z=1.959963984540054)[1] == pytest.approx(
+        2.5 - 1.959963984540054 * statistics.stdev(values) / 2
+    )
 
 
 def test_bootstrap_is_seeded_and_brackets_the_statistic():

@@ -4,7 +4,7 @@ import torch
 from acf import StrategyError
 from acf.models.loading import load_model
 from acf.testing import model_context
-from acf_plugins_builtin.evaluators.size import model_size_bits
+from acf_plugins_builtin.evaluators.costs.size import model_size_bits
 from acf_plugins_builtin.methods.magnitude import MagnitudePruning
 from acf_plugins_builtin.methods.rtn import RoundToNearest, quantize_rtn
 
@@ -59,7 +59,7 @@ def test_magnitude_reaches_requested_sparsity(acf_tiny_model, sparsity, scope):
     model = load_model(acf_tiny_model)
     embeddings = model.get_input_embeddings().weight.clone()
     MagnitudePruning().apply(model, {"sparsity": sparsity, "scope": scope}, model_context(acf_tiny_model))
-    for name, module in model.named_modules():
+    for _name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear) and module is not model.get_output_embeddings():
             zeros = (module.weight == 0).float().mean().item()
             assert zeros == pytest.approx(sparsity, abs=1.0 / module.weight.shape[1])
@@ -76,7 +76,7 @@ def test_magnitude_keeps_the_largest_weights():
 
 def test_masked_weights_are_stored_dense(acf_tiny_model):
     """compressed-tensors 0.19 has no sparse layout: a pruned model's checkpoint is as big as the dense one's."""
-    from acf_plugins_builtin.evaluators.size import Size
+    from acf_plugins_builtin.evaluators.costs.size import Size
 
     model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
     dense = Size().evaluate(model, ctx, "full")["size_mb"]
@@ -91,12 +91,12 @@ def test_masked_weights_are_stored_dense(acf_tiny_model):
 @pytest.mark.parametrize("group_size", [32, -1])
 def test_rtn_checkpoint_is_packed_and_reloads_with_the_same_outputs(acf_tiny_model, tmp_path, symmetric, group_size):
     from acf.models.export import check_reload
-    from acf_plugins_builtin.evaluators.size import Size
+    from acf_plugins_builtin.evaluators.costs.size import Size
 
     model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
     dense = Size().evaluate(model, ctx, "full")["size_mb"].value
     ctx.records.begin_step("rtn")
-    ctx.records.objects["methods"] = [RoundToNearest()]
+    ctx.records.methods = [RoundToNearest()]
     RoundToNearest().apply(model, {"bits": 3, "group_size": group_size, "symmetric": symmetric}, ctx)
     size = Size().evaluate(model, ctx, "full")
     folder = ctx.artifact(model)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import acf
-from acf.context import Context
 from acf.models.loading import load_model
 from acf.models.spec import infer_spec
-from acf_plugins_builtin.evaluators.size import model_size_bits
+from acf.plugins.context import Context
+from acf_plugins_builtin.evaluators.costs.size import model_size_bits
 from acf_plugins_builtin.methods.bnb import FourBit, Int8
 
 pytest.importorskip("bitsandbytes", reason="the bnb extra is part of acf[dev]")
@@ -27,11 +27,14 @@ def quantized_linear_weights(model):
     return [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m is not head]
 
 
-@pytest.mark.parametrize("method,params,bits", [
-    (Int8, {"threshold": 6.0}, 8 + 32 / 64),            # one fp32 scale per row of 64 inputs... per output row
-    (FourBit, {"quant_type": "nf4", "double_quant": False}, 4 + 32 / 64),
-    (FourBit, {"quant_type": "fp4", "double_quant": True}, 4 + (8 + 32 / 256) / 64),
-])
+@pytest.mark.parametrize(
+    "method,params,bits",
+    [
+        (Int8, {"threshold": 6.0}, 8 + 32 / 64),  # one fp32 scale per row of 64 inputs... per output row
+        (FourBit, {"quant_type": "nf4", "double_quant": False}, 4 + 32 / 64),
+        (FourBit, {"quant_type": "fp4", "double_quant": True}, 4 + (8 + 32 / 256) / 64),
+    ],
+)
 def test_bnb_layers_sizes_and_generation(base, method, params, bits):
     import bitsandbytes as bnb
 
@@ -56,9 +59,17 @@ def test_bnb_layers_sizes_and_generation(base, method, params, bits):
 def test_bnb_candidates_export_and_reload(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
     from transformers import AutoModelForCausalLM
 
-    result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=2, seed=0, run_dir=tmp_path / "run",
-                          methods=["int8", "nf4"], max_steps=1, searcher="grid",
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=2,
+        seed=0,
+        run_dir=tmp_path / "run",
+        methods=["int8", "nf4"],
+        max_steps=1,
+        searcher="grid",
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}},
+    )
     assert {c.strategy.steps[0].method for c in result.candidates} == {"int8", "nf4"}
     for c in result.candidates:
         out = tmp_path / c.id

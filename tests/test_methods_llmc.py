@@ -9,7 +9,7 @@ import torch
 import acf
 from acf.errors import MissingBackendError
 from acf.models.loading import load_model
-from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
 from acf_plugins_builtin.methods.awq import AWQ
 from acf_plugins_builtin.methods.calibration import calibration_ids
 from acf_plugins_builtin.methods.gptq import GPTQ
@@ -25,11 +25,15 @@ def setup(acf_tiny_model, tmp_path_factory):
     from acf.testing import model_context, write_gsm8k
 
     data = write_gsm8k(tmp_path_factory.mktemp("d") / "g.jsonl", n=80)
-    return load_model(acf_tiny_model), model_context(acf_tiny_model, task=GSM8K(data_path=str(data)))
+    return load_model(acf_tiny_model), model_context(acf_tiny_model, dataset=GSM8K(data_path=str(data)))
 
 
 def linears(model):
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) and m is not model.get_output_embeddings()]
+    return [
+        (n, m)
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and m is not model.get_output_embeddings()
+    ]
 
 
 def output_error(model, base, ctx):
@@ -53,8 +57,11 @@ def test_gptq_beats_rtn_at_equal_bits(setup, bits):
 
 def test_gptq_quantizes_to_the_requested_grid_and_records_bits(setup):
     base, ctx = setup
-    model = GPTQ().apply(copy.deepcopy(base), {"bits": 4, "group_size": 32, "symmetric": True, "dampening": 0.01,
-                                               "actorder": "none", **CALIB}, ctx)
+    model = GPTQ().apply(
+        copy.deepcopy(base),
+        {"bits": 4, "group_size": 32, "symmetric": True, "dampening": 0.01, "actorder": "none", **CALIB},
+        ctx,
+    )
     formats = ctx.tensor_formats
     for name, module in linears(model):
         fmt = formats[f"{name}.weight"]
@@ -69,7 +76,12 @@ def test_awq_runs_on_cpu_and_records_asymmetric_format(setup):
     base, ctx = setup
     model = AWQ().apply(copy.deepcopy(base), {"bits": 4, "group_size": 64, "symmetric": False, **CALIB}, ctx)
     fmt = ctx.tensor_formats["model.layers.0.mlp.down_proj.weight"]
-    assert (fmt.bits, fmt.group_size, fmt.zero_bits, fmt.scale_bits) == (4, 64, 4, 32)  # packed zero points, fp32 scales
+    assert (fmt.bits, fmt.group_size, fmt.zero_bits, fmt.scale_bits) == (
+        4,
+        64,
+        4,
+        32,
+    )  # packed zero points, fp32 scales
     assert output_error(model, base, ctx) > 0
 
 
@@ -107,12 +119,21 @@ def test_missing_llmcompressor_names_the_extra(setup, monkeypatch):
 def test_export_round_trips_through_from_pretrained(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
     from transformers import AutoModelForCausalLM
 
-    result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=2, seed=0, run_dir=tmp_path / "run",
-                          methods=["gptq", "sparsegpt"], searcher="grid",
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=2,
+        seed=0,
+        run_dir=tmp_path / "run",
+        methods=["gptq", "sparsegpt"],
+        searcher="grid",
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}},
+    )
     for candidate in result.candidates:
         out = tmp_path / f"export-{candidate.id}"
-        code, stdout, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(out), "-q"])
+        code, stdout, err = acf_cli(
+            ["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(out), "-q"]
+        )
         assert code == 0, err
         assert "reloaded with from_pretrained" in stdout
         card = (out / "README.md").read_text()

@@ -9,7 +9,7 @@ import torch
 import acf
 from acf.models.loading import load_model
 from acf.testing import build_tiny_model, model_context
-from acf_plugins_builtin.evaluators.gsm8k import GSM8K
+from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
 from acf_plugins_builtin.methods.layer_drop import LayerDrop, block_influence
 from acf_plugins_builtin.methods.structured import StructuredPruning
 
@@ -19,8 +19,10 @@ pytest.importorskip("torch_pruning", reason="the pruning extra is part of acf[de
 @pytest.fixture(scope="module")
 def wide(tmp_path_factory, gsm8k_file):
     # 4 heads of 64 in 2 KV groups, MLP 384 wide, 4 layers; pruned widths stay multiples of 128
-    folder = build_tiny_model(tmp_path_factory.mktemp("wide"), hidden=256, intermediate=384, layers=4, heads=4, kv_heads=2)
-    return folder, load_model(folder), model_context(folder, task=GSM8K(data_path=str(gsm8k_file)))
+    folder = build_tiny_model(
+        tmp_path_factory.mktemp("wide"), hidden=256, intermediate=384, layers=4, heads=4, kv_heads=2
+    )
+    return folder, load_model(folder), model_context(folder, dataset=GSM8K(data_path=str(gsm8k_file)))
 
 
 def n_params(model):
@@ -35,7 +37,11 @@ def test_structured_removes_the_requested_channels_and_groups(wide):
     # 384 × 0.75 = 288 channels, rounded to a multiple of 128
     assert (mlp.gate_proj.out_features, mlp.up_proj.out_features, mlp.down_proj.in_features) == (256, 256, 256)
     assert (attn.q_proj.out_features, attn.k_proj.out_features, attn.o_proj.in_features) == (128, 64, 128)
-    assert (model.config.intermediate_size, model.config.num_attention_heads, model.config.num_key_value_heads) == (256, 2, 1)
+    assert (model.config.intermediate_size, model.config.num_attention_heads, model.config.num_key_value_heads) == (
+        256,
+        2,
+        1,
+    )
     # per layer: 128 MLP channels × 3 matrices, 2 query heads in q and o, 1 KV head in k and v (64 wide, 256 in)
     removed = n_params(base) - n_params(model)
     assert removed == 4 * (3 * 256 * 128 + 2 * 256 * 128 + 2 * 256 * 64)
@@ -70,9 +76,16 @@ def test_shrunk_models_export_as_smaller_configs(wide, gsm8k_file, tmp_path, acf
     from transformers import AutoModelForCausalLM
 
     folder, _, _ = wide
-    result = acf.compress(str(folder), "gsm8k", episodes=3, seed=0, run_dir=tmp_path / "run",
-                          methods=["structured", "layer_drop", "gptq"], searcher="grid",
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}})
+    result = acf.compress(
+        str(folder),
+        "gsm8k",
+        episodes=3,
+        seed=0,
+        run_dir=tmp_path / "run",
+        methods=["structured", "layer_drop", "gptq"],
+        searcher="grid",
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8}},
+    )
     assert all(c.status == "ok" for c in result.candidates), [c.reason for c in result.candidates]
     for c in result.candidates:
         out = tmp_path / c.id
@@ -90,15 +103,20 @@ def test_shrunk_models_export_as_smaller_configs(wide, gsm8k_file, tmp_path, acf
 def test_hidden_width_pruning_keeps_the_model_tied_and_exportable(gsm8k_file, tmp_path_factory):
     from acf.models.export import check_reload
 
-    folder = build_tiny_model(tmp_path_factory.mktemp("deep"), hidden=512, intermediate=384, layers=2, heads=4, kv_heads=2)
-    ctx = model_context(folder, task=GSM8K(data_path=str(gsm8k_file)))
+    folder = build_tiny_model(
+        tmp_path_factory.mktemp("deep"), hidden=512, intermediate=384, layers=2, heads=4, kv_heads=2
+    )
+    ctx = model_context(folder, dataset=GSM8K(data_path=str(gsm8k_file)))
     tok = ctx.tokenizer
     base = load_model(folder)
     model = StructuredPruning().apply(copy.deepcopy(base), {"mlp_ratio": 0.0, "hidden_ratio": 0.25, "samples": 8}, ctx)
     assert (model.config.hidden_size, model.config.head_dim) == (384, 128)
     assert model.lm_head.weight is model.model.embed_tokens.weight and model.lm_head.weight.shape[1] == 384
     assert all(layer.input_layernorm.weight.shape == (384,) for layer in model.model.layers)
-    assert model.model.layers[0].self_attn.q_proj.in_features == 384 and model.model.layers[0].mlp.down_proj.out_features == 384
+    assert (
+        model.model.layers[0].self_attn.q_proj.in_features == 384
+        and model.model.layers[0].mlp.down_proj.out_features == 384
+    )
     out = tmp_path_factory.mktemp("deep-out")
     model.save_pretrained(out)
     tok.save_pretrained(out)

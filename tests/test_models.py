@@ -6,7 +6,7 @@ import pytest
 
 from acf.errors import ModelNotFoundError
 from acf.models.loading import fingerprint, load_model, load_tokenizer
-from acf.models.resolve import resolve_model
+from acf.session.resolve import resolve_model
 
 
 def test_hub_alias_and_hub_id_resolve_without_network():
@@ -76,4 +76,4 @@ def test_smollm2_alias_converts_the_embedded_gguf_once(smollm2_cache, monkeypatc
     ids = tok("Question: what is 2+3?\nAnswer:", return_tensors="pt")
     with torch.no_grad():
         out = model.generate(**ids, max_new_tokens=4, do_sample=False)
-    assert "5" in tok.decode(out[0, ids["input_ids"].shape[1]:])
+    assert "5" in tok.decode(out[0, ids["input_ids"].shape[1] :])

@@ -9,12 +9,12 @@ import torch
 
 import acf
 from acf import Method, Stage, hookimpl
-from acf.measurement import best_index
 from acf.models.loading import load_model
-from acf.search.objectives import Constraint, Metric, gain
 from acf.testing import model_context, registered_plugin
-from acf_plugins_builtin.evaluators.commonsenseqa import CommonsenseQA
-from acf_plugins_builtin.evaluators.truthfulqa import TruthfulQA
+from acf.types.measurement import best_index
+from acf.types.objectives import Constraint, Metric, gain
+from acf_plugins_builtin.evaluators.tasks.commonsenseqa import CommonsenseQA
+from acf_plugins_builtin.evaluators.tasks.truthfulqa import TruthfulQA
 
 NAN = float("nan")
 
@@ -37,17 +37,27 @@ class PoisonPlugin:
 
 
 def truthfulqa_file(path):
-    records = [{"question": f"Is the moon made of cheese {i}?",
-                "mc1_targets": {"choices": ["No.", "Yes.", "Only on Sundays.", "Maybe."], "labels": [1, 0, 0, 0]},
-                "mc2_targets": {"choices": ["No.", "It is rock.", "Yes."], "labels": [1, 1, 0]}} for i in range(8)]
+    records = [
+        {
+            "question": f"Is the moon made of cheese {i}?",
+            "mc1_targets": {"choices": ["No.", "Yes.", "Only on Sundays.", "Maybe."], "labels": [1, 0, 0, 0]},
+            "mc2_targets": {"choices": ["No.", "It is rock.", "Yes."], "labels": [1, 1, 0]},
+        }
+        for i in range(8)
+    ]
     path.write_text(json.dumps(records))
     return path
 
 
 def commonsenseqa_file(path):
-    rows = [{"question": f"Where do you keep milk cold {i}?",
-             "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},
-             "answerKey": "ABCDE"[i % 5]} for i in range(8)]
+    rows = [
+        {
+            "question": f"Where do you keep milk cold {i}?",
+            "choices": {"label": list("ABCDE"), "text": ["fridge", "oven", "desk", "car", "sun"]},
+            "answerKey": "ABCDE"[i % 5],
+        }
+        for i in range(8)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
@@ -73,10 +83,18 @@ def test_multiple_choice_on_a_nan_model_scores_nothing(acf_tiny_model, tmp_path)
 def test_a_nan_candidate_fails_its_episode_and_stays_off_the_frontier(acf_tiny_model, tmp_path):
     data = truthfulqa_file(tmp_path / "tqa.json")
     with registered_plugin(PoisonPlugin(), name="poison"):
-        result = acf.compress(str(acf_tiny_model), "truthfulqa", episodes=3, seed=0, run_dir=tmp_path / "run",
-                              methods=["poison", "rtn"], evaluators=["size"], max_steps=1,
-                              strategies=[{"steps": [{"method": "poison", "params": {}}]}],
-                              evaluator_options={"truthfulqa": {"data_path": str(data)}})
+        result = acf.compress(
+            str(acf_tiny_model),
+            "truthfulqa",
+            episodes=3,
+            seed=0,
+            run_dir=tmp_path / "run",
+            methods=["poison", "rtn"],
+            evaluators=["size"],
+            max_steps=1,
+            strategies=[{"steps": [{"method": "poison", "params": {}}]}],
+            evaluator_options={"truthfulqa": {"data_path": str(data)}},
+        )
         poisoned = result.candidates[0]
         assert poisoned.strategy.pipeline == ("poison",) and poisoned.status == "failed"
         assert "non-finite model output" in poisoned.reason and "truthfulqa_mc2" in poisoned.reason
@@ -85,10 +103,18 @@ def test_a_nan_candidate_fails_its_episode_and_stays_off_the_frontier(acf_tiny_m
         stored = json.loads((tmp_path / "run" / "episode_001" / "result.json").read_text())
         assert stored["status"] == "failed" and not stored["measurements"]
         # the same strategy again, in a new run: nothing was cached, so it is measured (and fails) again
-        again = acf.compress(str(acf_tiny_model), "truthfulqa", episodes=1, seed=0, run_dir=tmp_path / "again",
-                             methods=["poison", "rtn"], evaluators=["size"], max_steps=1,
-                             strategies=[{"steps": [{"method": "poison", "params": {}}]}],
-                             evaluator_options={"truthfulqa": {"data_path": str(data)}})
+        again = acf.compress(
+            str(acf_tiny_model),
+            "truthfulqa",
+            episodes=1,
+            seed=0,
+            run_dir=tmp_path / "again",
+            methods=["poison", "rtn"],
+            evaluators=["size"],
+            max_steps=1,
+            strategies=[{"steps": [{"method": "poison", "params": {}}]}],
+            evaluator_options={"truthfulqa": {"data_path": str(data)}},
+        )
         assert again.candidates[0].status == "failed" and not again.candidates[0].cached
 
 

@@ -1,26 +1,31 @@
 import pytest
 
 from acf.errors import ConstraintError
-from acf.search.objectives import Constraint, Metric, check_constraints, gain, reference_value
+from acf.types.objectives import Constraint, Metric, check_constraints, gain, reference_value
 
 ACC = Metric(name="acc", direction="max", category="accuracy")
 SIZE = Metric(name="size_mb", direction="min", category="size")
 LOGLIK = Metric(name="ll", direction="max", category="accuracy")
 
 
-@pytest.mark.parametrize("text,baseline,threshold", [
-    ("size_mb<=100", None, 100.0),
-    ("perplexity<=1.10*baseline", 20.0, 22.0),
-    ("perplexity <= baseline*1.1", 20.0, 22.0),
-    ("gsm8k_loglik>=baseline-0.05", -1.4, -1.45),
-    ("acc>baseline+0.01", 0.5, 0.51),
-    ("size_mb<2.5e2", None, 250.0),
-])
+@pytest.mark.parametrize(
+    "text,baseline,threshold",
+    [
+        ("size_mb<=100", None, 100.0),
+        ("perplexity<=1.10*baseline", 20.0, 22.0),
+        ("perplexity <= baseline*1.1", 20.0, 22.0),
+        ("gsm8k_loglik>=baseline-0.05", -1.4, -1.45),
+        ("acc>baseline+0.01", 0.5, 0.51),
+        ("size_mb<2.5e2", None, 250.0),
+    ],
+)
 def test_parse_thresholds(text, baseline, threshold):
     assert Constraint.parse(text).threshold(baseline) == pytest.approx(threshold)
 
 
-@pytest.mark.parametrize("text", ["size_mb", "size_mb=<100", "<=100", "size_mb<=", "size_mb<=abc", "size_mb<=2*baselin"])
+@pytest.mark.parametrize(
+    "text", ["size_mb", "size_mb=<100", "<=100", "size_mb<=", "size_mb<=abc", "size_mb<=2*baselin"]
+)
 def test_parse_rejects(text):
     with pytest.raises(ConstraintError):
         Constraint.parse(text)

@@ -12,20 +12,20 @@ from acf.models.export import check_reload
 from acf.models.loading import load_model
 from acf.search.pipelines import enumerate_pipelines, strategy_space
 from acf.testing import model_context
-from acf_plugins_builtin.evaluators.size import Size
+from acf_plugins_builtin.evaluators.costs.size import Size
 from acf_plugins_builtin.methods.magnitude import MagnitudePruning
+from acf_plugins_builtin.methods.packing import Grid
 from acf_plugins_builtin.methods.per_layer.evolve import Budget, evolve, mutate
 from acf_plugins_builtin.methods.per_layer.method import PerLayer
 from acf_plugins_builtin.methods.per_layer.prior import knapsack
-from acf_plugins_builtin.methods.per_layer.units import Level, Unit, levels_for, units_of
-from acf_plugins_builtin.methods.packing import Grid
+from acf_plugins_builtin.methods.per_layer.units import Level, Unit
 
 
 def apply(folder, model, ctx, **levels):
     method = PerLayer()
     params = method.space(ctx.spec).validate_values({"source": "rtn", **levels})
     ctx.records.begin_step("per_layer")
-    ctx.records.objects.setdefault("methods", []).append(method)
+    ctx.records.methods.append(method)
     return method.apply(model, params, ctx), params
 
 
@@ -33,8 +33,9 @@ def test_the_space_has_a_level_per_block_and_projection_group(acf_tiny_model):
     spec = model_context(acf_tiny_model).spec
     space = PerLayer().space(spec)
     units = [p for p in space.params if p.name.startswith("L")]
-    assert [p.name for p in units] == [f"L{i:02d}_{g}" for i in range(spec.num_layers)
-                                       for g in ("attn_in", "attn_out", "mlp_in", "mlp_out")]
+    assert [p.name for p in units] == [
+        f"L{i:02d}_{g}" for i in range(spec.num_layers) for g in ("attn_in", "attn_out", "mlp_in", "mlp_out")
+    ]
     assert units[0].options == ["2g64", "3ch", "3g64", "4ch", "4g64", "8ch", "keep"] and units[0].default == "4g64"
     assert PerLayer().lowest(spec, "effective_bits") == pytest.approx(2.25)  # everything at 2 bits, fp16 scales
     assert PerLayer().lowest(spec, "size_mb") is None
@@ -53,8 +54,11 @@ def test_a_candidate_is_mixed_precision_on_disk_and_reloads_the_same(acf_tiny_mo
     folder = ctx.checkpoint(model)
     groups = json.loads((folder / "config.json").read_text())["quantization_config"]["config_groups"]
     by_bits = {(g["weights"]["num_bits"], g["weights"]["group_size"]): g["targets"] for g in groups.values()}
-    assert by_bits[(2, 64)] == ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.k_proj",
-                                "model.layers.0.self_attn.v_proj"]
+    assert by_bits[(2, 64)] == [
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.0.self_attn.k_proj",
+        "model.layers.0.self_attn.v_proj",
+    ]
     assert set(by_bits[(8, None)]) == {"model.layers.0.mlp.gate_proj", "model.layers.0.mlp.up_proj"}
     assert all("model.layers.1.mlp.down_proj" not in t for t in by_bits.values())
     check_reload(model, ctx.tokenizer, folder, atol=1e-5, rtol=0)
@@ -65,7 +69,7 @@ def test_the_database_is_built_once_per_level_and_candidates_are_assembled_from_
     import copy
 
     first, _ = apply(acf_tiny_model, copy.deepcopy(model), ctx, L00_attn_in="2g64")
-    (key, db), = [(k, v) for k, v in ctx.cache.items() if isinstance(k, tuple) and k[0] == "per_layer_database"]
+    ((key, db),) = [(k, v) for k, v in ctx.memo.items() if isinstance(k, tuple) and k[0] == "per_layer_database"]
     assert db.built == {"2g64", "4g64"}
     entries = {k: v[0].data_ptr() for k, v in db.entries.items()}
     second, _ = apply(acf_tiny_model, copy.deepcopy(model), ctx, L00_attn_in="2g64", L01_mlp_in="3ch")
@@ -86,7 +90,12 @@ def test_it_takes_part_in_pipelines_after_pruning(acf_tiny_model):
     check_reload(model, ctx.tokenizer, ctx.checkpoint(model), atol=1e-5, rtol=0)
 
 
-UNITS = [Unit(0, "attn_in", 1000, 64), Unit(0, "mlp_in", 4000, 64), Unit(1, "attn_in", 1000, 64), Unit(1, "mlp_in", 4000, 64)]
+UNITS = [
+    Unit(0, "attn_in", 1000, 64),
+    Unit(0, "mlp_in", 4000, 64),
+    Unit(1, "attn_in", 1000, 64),
+    Unit(1, "mlp_in", 4000, 64),
+]
 LEVELS = [Level("2g64", Grid(2, 64, True)), Level("4g64", Grid(4, 64, True)), Level("8ch", Grid(8, -1, True))]
 
 
@@ -123,15 +132,30 @@ def test_the_search_stays_within_the_budget_and_never_gets_worse():
 
 
 def test_a_budget_no_allocation_meets_is_a_one_line_error(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
-    code, out, err = acf_cli(["compress", str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file),
-                              "-m", "per_layer", "--constraint", "effective_bits<=2", "--run-dir", str(tmp_path / "r")])
+    code, out, err = acf_cli(
+        [
+            "compress",
+            str(acf_tiny_model),
+            "-d",
+            "gsm8k",
+            "--data-path",
+            str(gsm8k_file),
+            "-m",
+            "per_layer",
+            "--constraint",
+            "effective_bits<=2",
+            "--run-dir",
+            str(tmp_path / "r"),
+        ]
+    )
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) <= 2
     assert "no strategy can meet 'effective_bits<=2'" in err and "per_layer 2.25" in err
     assert not (tmp_path / "r").exists()
 
 
-def test_a_database_that_would_not_fit_is_refused_at_preflight_with_the_numbers(acf_tiny_model, gsm8k_file, tmp_path,
-                                                                              monkeypatch):
+def test_a_database_that_would_not_fit_is_refused_at_preflight_with_the_numbers(
+    acf_tiny_model, gsm8k_file, tmp_path, monkeypatch
+):
     from acf import preflight
 
     original = preflight.free_memory_bytes
@@ -141,12 +165,20 @@ def test_a_database_that_would_not_fit_is_refused_at_preflight_with_the_numbers(
         return original(device) if result is None else 1000
 
     monkeypatch.setattr(preflight, "free_memory_bytes", scarce)
-    session = acf.Session(str(acf_tiny_model), task="gsm8k", methods=["per_layer"], evaluators=["size"],
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2}})
+    session = acf.Session(
+        str(acf_tiny_model),
+        dataset="gsm8k",
+        methods=["per_layer"],
+        evaluators=["size"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2}},
+    )
     strategy = session.validate(acf.Strategy(steps=[acf.Step(method="per_layer", params={"source": "rtn"})]))
     result = "refusing"
-    with pytest.raises(preflight.PreflightRefused, match=r"needs about .* GiB on cpu, .* free \(the per-layer "
-                                                         r"database: 1 level\(s\) of 0M weights"):
+    with pytest.raises(
+        preflight.PreflightRefused,
+        match=r"needs about .* GiB on cpu, .* free \(the per-layer "
+        r"database: 1 level\(s\) of 0M weights",
+    ):
         session.apply(strategy)
 
 
@@ -159,9 +191,17 @@ def test_a_run_tries_the_search_result_at_its_budget_first(acf_tiny_model, gsm8k
     monkeypatch.setattr(method, "SOURCES", ("rtn",))
     monkeypatch.setattr(method, "SUGGEST_EVALUATIONS", 24)
 
-    result = acf.compress(str(acf_tiny_model), "gsm8k", episodes=2, seed=0, run_dir=tmp_path / "run",
-                          methods=["per_layer"], evaluators=["size"], constraints=["effective_bits<=3.5"],
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=2,
+        seed=0,
+        run_dir=tmp_path / "run",
+        methods=["per_layer"],
+        evaluators=["size"],
+        constraints=["effective_bits<=3.5"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
+    )
     first = result.candidates[0]
     assert first.status == "ok", first.reason
     suggested = json.loads((tmp_path / "run" / "suggestions.json").read_text())
@@ -178,15 +218,30 @@ def test_a_run_tries_the_search_result_at_its_budget_first(acf_tiny_model, gsm8k
     from acf.report import report_data, write_report
 
     data = report_data(tmp_path / "run")
-    assert next(e for e in data["episodes"] if e["id"] == on_frontier[0].id)["allocation"] == on_frontier[0].steps[0]["allocation"]
+    assert (
+        next(e for e in data["episodes"] if e["id"] == on_frontier[0].id)["allocation"]
+        == on_frontier[0].steps[0]["allocation"]
+    )
     chromium = shutil.which("chromium")
     if chromium:
         page = write_report(tmp_path / "run", tmp_path / "report.html")
         import subprocess
 
-        dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                              f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-                             capture_output=True, text=True, timeout=120).stdout
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
         assert 'data-rendered="true"' in dom and f'class="allocation" data-id="{on_frontier[0].id}"' in dom
         assert dom.count('class="bar') >= len(on_frontier[0].steps[0]["allocation"])
     # killed after the first episode and resumed: the same proposals, the suggestion not worked out again

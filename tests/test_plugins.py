@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from acf.plugins import hookspecs
 from acf.errors import PluginCollisionError, UnknownPluginError
+from acf.plugins import hookspecs
 from acf.plugins.manager import registry
 from acf.testing import registered_plugin
 
@@ -41,11 +41,22 @@ def test_hook_register_trackers(my_plugin, acf_tiny_model, gsm8k_file, tmp_path)
 
     assert registry().get("tracker", "notes") is my_plugin.Notes
     my_plugin.Notes.events.clear()
-    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=2, methods=["rtn"],
-                          evaluators=["size"], track=["notes"],
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
-    assert my_plugin.Notes.events == [("start", str(acf_tiny_model)), ("episode", "ep001"), ("episode", "ep002"),
-                                      ("finish", result.frontier.hypervolume)]
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        run_dir=tmp_path / "run",
+        episodes=2,
+        methods=["rtn"],
+        evaluators=["size"],
+        track=["notes"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}},
+    )
+    assert my_plugin.Notes.events == [
+        ("start", str(acf_tiny_model)),
+        ("episode", "ep001"),
+        ("episode", "ep002"),
+        ("finish", result.frontier.hypervolume),
+    ]
 
 
 def test_hook_register_runtimes(my_plugin, acf_tiny_model, gsm8k_file, tmp_path):
@@ -53,12 +64,23 @@ def test_hook_register_runtimes(my_plugin, acf_tiny_model, gsm8k_file, tmp_path)
 
     assert registry().get("runtime", "counting") is my_plugin.Counting
     my_plugin.Counting.deployed.clear()
-    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=1, methods=["rtn"],
-                          evaluators=["size", "latency"], runtime="counting",
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
-                                             "latency": {"repeats": 1, "new_tokens": 1}})
-    assert my_plugin.Counting.deployed == ["dense-float32", "pack-quantized-w" + str(
-        result.candidates[0].strategy.steps[0].params["bits"])]  # the baseline, then the candidate
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        run_dir=tmp_path / "run",
+        episodes=1,
+        methods=["rtn"],
+        evaluators=["size", "latency"],
+        runtime="counting",
+        evaluator_options={
+            "gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+            "latency": {"repeats": 1, "new_tokens": 1},
+        },
+    )
+    assert my_plugin.Counting.deployed == [
+        "dense-float32",
+        "pack-quantized-w" + str(result.candidates[0].strategy.steps[0].params["bits"]),
+    ]  # the baseline, then the candidate
     assert result.candidates[0].measurements["latency_ms"].runtime == "counting"
 
 
@@ -76,7 +98,7 @@ def test_hook_register_reward_presets(my_plugin):
 
 
 def test_hook_register_model_aliases(my_plugin):
-    from acf.models.resolve import resolve_model
+    from acf.session.resolve import resolve_model
 
     resolved = resolve_model("test-alias")
     assert (resolved.hub_id, resolved.alias) == ("acf-test/not-a-real-model", "test-alias")
@@ -140,7 +162,9 @@ def _acf(args, site: Path | None = None, **env):
     full_env = {**os.environ, **env}
     if site is not None:
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
-    return subprocess.run([sys.executable, "-m", "acf", *args], capture_output=True, text=True, env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "acf", *args], capture_output=True, text=True, env=full_env, timeout=120
+    )
 
 
 def test_entry_point_plugin_is_listed(plugin_site):
@@ -150,7 +174,10 @@ def test_entry_point_plugin_is_listed(plugin_site):
     assert [r["name"] for r in rows] == ["my_plugin"]
     row = rows[0]
     assert (row["distribution"], row["version"]) == ("acf-test-plugin", "0.1")
-    assert row["methods"] == ["costly", "explode", "hog", "huge", "nap", "scale"] and row["evaluators"] == ["slow", "weight_count"]
+    assert row["methods"] == ["costly", "explode", "hog", "huge", "nap", "scale"] and row["evaluators"] == [
+        "slow",
+        "weight_count",
+    ]
     assert row["trackers"] == ["notes"]
     assert "register_commands" in row["hooks"]
 
@@ -198,8 +225,24 @@ def test_an_installed_but_broken_backend_reports_its_own_error(tmp_path, acf_tin
     (site / "nevergrad").mkdir(parents=True)
     (site / "nevergrad" / "__init__.py").write_text("raise ImportError('boom')\n")
     run_dir = tmp_path / "run"
-    proc = _acf(["compress", str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file), "--searcher",
-                 "nevergrad", "-n", "1", "--run-dir", str(run_dir), "-q"], site)
+    proc = _acf(
+        [
+            "compress",
+            str(acf_tiny_model),
+            "-d",
+            "gsm8k",
+            "--data-path",
+            str(gsm8k_file),
+            "--searcher",
+            "nevergrad",
+            "-n",
+            "1",
+            "--run-dir",
+            str(run_dir),
+            "-q",
+        ],
+        site,
+    )
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "boom" in errors[0] and "installed but fails to import" in errors[0]
@@ -213,9 +256,16 @@ def test_a_missing_backend_gives_the_plugins_own_install_hint():
     from acf.errors import MissingBackendError
     from acf.toolkit import import_backend
 
-    with pytest.raises(MissingBackendError, match=r"needs the 'acf-x-backend' package, which is not installed: "
-                                                  r"pip install acf-plugin-x\[gpu\]"):
-        import_backend("acf_x_backend_missing", package="acf-x-backend", purpose="the x method",
-                       install_hint="pip install acf-plugin-x[gpu]")
+    with pytest.raises(
+        MissingBackendError,
+        match=r"needs the 'acf-x-backend' package, which is not installed: "
+        r"pip install acf-plugin-x\[gpu\]",
+    ):
+        import_backend(
+            "acf_x_backend_missing",
+            package="acf-x-backend",
+            purpose="the x method",
+            install_hint="pip install acf-plugin-x[gpu]",
+        )
     with pytest.raises(MissingBackendError, match=r"pip install 'acf\[search\]'"):
         import_backend("acf_x_backend_missing", package="nevergrad", extra="search", purpose="the nevergrad searcher")

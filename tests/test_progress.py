@@ -2,7 +2,7 @@ import io
 
 from rich.console import Console
 
-from acf.progress import RichProgress
+from acf.system.progress import RichProgress
 
 
 def test_the_last_frame_shows_the_title_and_count_not_the_last_episodes_phase():

@@ -34,15 +34,29 @@ def plugin_site_module(tmp_path_factory):
 
 
 def options(data, **kw):
-    return {"episodes": 6, "seed": 0, "methods": ["rtn", "magnitude"], "evaluators": ["size"],
-            "evaluator_options": {"gsm8k": {"data_path": str(data), "limit": 6}}, **kw}
+    return {
+        "episodes": 6,
+        "seed": 0,
+        "methods": ["rtn", "magnitude"],
+        "evaluators": ["size"],
+        "evaluator_options": {"gsm8k": {"data_path": str(data), "limit": 6}},
+        **kw,
+    }
 
 
 def test_two_workers_evaluate_the_same_strategies_as_one_local_run(cluster, acf_tiny_model, gsm8k_file, tmp_path):
-    local = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "local", **options(gsm8k_file, searcher="random"))
-    parallel = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "ray",
-                            **options(gsm8k_file, searcher="random", executor="ray", workers=2))
-    assert sorted(c.strategy.describe() for c in parallel.candidates) == sorted(c.strategy.describe() for c in local.candidates)
+    local = acf.compress(
+        str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "local", **options(gsm8k_file, searcher="random")
+    )
+    parallel = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        run_dir=tmp_path / "ray",
+        **options(gsm8k_file, searcher="random", executor="ray", workers=2),
+    )
+    assert sorted(c.strategy.describe() for c in parallel.candidates) == sorted(
+        c.strategy.describe() for c in local.candidates
+    )
     assert all(c.status == "ok" for c in parallel.candidates)
     by = {c.strategy.describe(): c for c in local.candidates}
     for c in parallel.candidates:  # the same numbers, measured by other processes
@@ -58,23 +72,38 @@ def test_episode_order_makes_a_parallel_nevergrad_run_reproducible(cluster, acf_
     """NGOpt asked twice before it is told proposes what a one-at-a-time run would not (it has not seen the first
     result): the sets differ from a local run's after the method-default seeds. Told in episode order, a parallel
     run is reproducible: the same seed, the same strategies, whatever the timing."""
-    runs = [acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / f"r{i}",
-                         **options(gsm8k_file, executor="ray", workers=2, tell_order="episode")) for i in range(2)]
+    runs = [
+        acf.compress(
+            str(acf_tiny_model),
+            "gsm8k",
+            run_dir=tmp_path / f"r{i}",
+            **options(gsm8k_file, executor="ray", workers=2, tell_order="episode"),
+        )
+        for i in range(2)
+    ]
     assert [c.strategy for c in runs[0].candidates] == [c.strategy for c in runs[1].candidates]
     assert [c.told for c in runs[0].candidates] == list(range(6))  # told in episode order
 
 
-def test_a_worker_killed_mid_candidate_is_replaced_and_the_candidate_retried(cluster, acf_tiny_model, gsm8k_file,
-                                                                            tmp_path, my_plugin):
+def test_a_worker_killed_mid_candidate_is_replaced_and_the_candidate_retried(
+    cluster, acf_tiny_model, gsm8k_file, tmp_path, my_plugin
+):
     # `my_plugin`: the driver knows the `slow` evaluator too (the workers find it through the entry point)
     run_dir = tmp_path / "run"
     result = {}
-    opts = options(gsm8k_file, executor="ray", workers=2, episodes=4, evaluators=["size", "slow"],
-                   evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}, "slow": {"seconds": 3.0}})
+    opts = options(
+        gsm8k_file,
+        executor="ray",
+        workers=2,
+        episodes=4,
+        evaluators=["size", "slow"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}, "slow": {"seconds": 3.0}},
+    )
+
     def drive():
         try:
             result["r"] = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=run_dir, **opts)
-        except Exception as exc:  # shown by the assertion below
+        except Exception:  # shown by the assertion below
             import traceback
 
             result["error"] = traceback.format_exc()
@@ -85,7 +114,9 @@ def test_a_worker_killed_mid_candidate_is_replaced_and_the_candidate_retried(clu
     while not (run_dir / "episode_002" / "strategy.json").exists() and time.time() < deadline and thread.is_alive():
         time.sleep(0.2)
     time.sleep(1.0)  # the first candidates are in the workers' hands
-    workers = [a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith(f"acf-{os.getpid()}-")]
+    workers = [
+        a for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith(f"acf-{os.getpid()}-")
+    ]
     assert workers, result
     for actor in workers:
         ray.kill(ray.get_actor(actor["name"], namespace=actor["namespace"]), no_restart=True)
@@ -96,14 +127,47 @@ def test_a_worker_killed_mid_candidate_is_replaced_and_the_candidate_retried(clu
     assert max(c.attempts for c in run.candidates) >= 2  # tried again on a new worker
 
 
-def test_a_killed_driver_resumes_with_no_finished_episode_lost(cluster, acf_tiny_model, gsm8k_file, tmp_path,
-                                                                plugin_site_module):
+def test_a_killed_driver_resumes_with_no_finished_episode_lost(
+    cluster, acf_tiny_model, gsm8k_file, tmp_path, plugin_site_module
+):
     run_dir = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_site_module), os.environ.get("PYTHONPATH", "")])}
-    args = [sys.executable, "-m", "acf", "compress", str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file),
-            "--limit", "6", "-n", "6", "-m", "rtn", "-m", "magnitude", "-e", "size", "-e", "slow",
-            "--eval-option", "slow.seconds=2", "--executor", "ray", "--ray-address", cluster, "--workers", "2",
-            "--seed", "0", "--quiet", "--run-dir", str(run_dir)]
+    args = [
+        sys.executable,
+        "-m",
+        "acf",
+        "compress",
+        str(acf_tiny_model),
+        "-d",
+        "gsm8k",
+        "--data-path",
+        str(gsm8k_file),
+        "--limit",
+        "6",
+        "-n",
+        "6",
+        "-m",
+        "rtn",
+        "-m",
+        "magnitude",
+        "-e",
+        "size",
+        "-e",
+        "slow",
+        "--eval-option",
+        "slow.seconds=2",
+        "--executor",
+        "ray",
+        "--ray-address",
+        cluster,
+        "--workers",
+        "2",
+        "--seed",
+        "0",
+        "--quiet",
+        "--run-dir",
+        str(run_dir),
+    ]
     driver = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while not list(run_dir.glob("episode_*/result.json")) and time.time() < deadline and driver.poll() is None:
@@ -115,8 +179,13 @@ def test_a_killed_driver_resumes_with_no_finished_episode_lost(cluster, acf_tiny
     before = {p.parent.name: p.read_text() for p in run_dir.glob("episode_*/result.json")}
     asked = sorted(p.parent.name for p in run_dir.glob("episode_*/strategy.json"))
     assert before and len(asked) > len(before)  # killed with candidates in flight
-    resumed = subprocess.run([sys.executable, "-m", "acf", "resume", str(run_dir), "--quiet", "--json"], env=env,
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "acf", "resume", str(run_dir), "--quiet", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     final = json.loads(resumed.stdout)
     assert final["episodes"] == {"ok": 6, "failed": 0, "skipped": 0}
@@ -128,10 +197,26 @@ def test_a_killed_driver_resumes_with_no_finished_episode_lost(cluster, acf_tiny
 
 
 def test_an_unreachable_cluster_or_a_missing_extra_is_one_line(acf_tiny_model, gsm8k_file, tmp_path, monkeypatch):
-    args = ["compress", str(acf_tiny_model), "-d", "gsm8k", "--data-path", str(gsm8k_file), "-m", "rtn",
-            "--executor", "ray", "--run-dir", str(tmp_path / "r")]
-    run = subprocess.run([sys.executable, "-m", "acf", *args, "--ray-address", "127.0.0.1:9"], capture_output=True,
-                         text=True, timeout=120)
+    args = [
+        "compress",
+        str(acf_tiny_model),
+        "-d",
+        "gsm8k",
+        "--data-path",
+        str(gsm8k_file),
+        "-m",
+        "rtn",
+        "--executor",
+        "ray",
+        "--run-dir",
+        str(tmp_path / "r"),
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "acf", *args, "--ray-address", "127.0.0.1:9"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.startswith("Error: cannot reach the Ray cluster at 127.0.0.1:9: nothing answers")
     assert run.stderr.count("Error:") == 1  # one line and its hint

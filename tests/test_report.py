@@ -23,11 +23,21 @@ def browser():
 @pytest.fixture(scope="module")
 def run_dir(acf_tiny_model, gsm8k_file, tmp_path_factory):
     folder = tmp_path_factory.mktemp("report") / "run"
-    acf.compress(str(acf_tiny_model), "gsm8k", run_dir=folder, episodes=6, seed=0, methods=["rtn", "magnitude"],
-                 evaluators=["size", "latency"], constraints=["size_mb<=0.5*baseline"],
-                 objectives=["gsm8k_loglik", "size_mb", "latency_ms"],
-                 evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 8},
-                                    "latency": {"repeats": 2, "new_tokens": 2}})
+    acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        run_dir=folder,
+        episodes=6,
+        seed=0,
+        methods=["rtn", "magnitude"],
+        evaluators=["size", "latency"],
+        constraints=["size_mb<=0.5*baseline"],
+        objectives=["gsm8k_loglik", "size_mb", "latency_ms"],
+        evaluator_options={
+            "gsm8k": {"data_path": str(gsm8k_file), "limit": 8},
+            "latency": {"repeats": 2, "new_tokens": 2},
+        },
+    )
     return folder
 
 
@@ -63,10 +73,16 @@ def test_report_renders_in_headless_chromium(run_dir, tmp_path):
     assert len(re.findall(r'class="pt frontier recommended"', dom.stdout)) == 1
     assert dom.stdout.count("<tr") == 1 + 6  # header and one row per episode
     # every candidate's latency is simulated here (rtn and masked weights timed as the dense model): marked
-    assert re.search(r'<td class="[^"]*simulated[^"]*">[^<]*\(simulated on hf: (pack-quantized-w\d|dense-float32'
-                     r'\+sparse-bitmask)\)</td>', dom.stdout)
+    assert re.search(
+        r'<td class="[^"]*simulated[^"]*">[^<]*\(simulated on hf: (pack-quantized-w\d|dense-float32'
+        r"\+sparse-bitmask)\)</td>",
+        dom.stdout,
+    )
     assert "simulated cost" in dom.stdout  # the legend says what the dashed outline means
     shot = tmp_path / "shot.png"
-    subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [chromium, *flags, f"--screenshot={shot}", "--window-size=1200,900", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000

@@ -9,9 +9,9 @@ from acf.errors import AcfError
 from acf.models.formats import candidate_format
 from acf.models.loading import load_model
 from acf.rundir.cache import EvalCache
-from acf.search.strategy import Step, Strategy
-from acf.session import Session
+from acf.session.session import Session
 from acf.testing import registered_plugin, run_cli
+from acf.types.strategy import Step, Strategy
 from acf_plugins_builtin.runtimes.hf import HFDeployment
 
 RTN4 = Strategy(steps=[Step(method="rtn", params={"bits": 4, "group_size": 32})])
@@ -19,12 +19,20 @@ SPARSE = Strategy(steps=[Step(method="magnitude", params={"sparsity": 0.5})])
 
 
 def session_for(model, data, tmp_path, **kw):
-    return Session(str(model), task="gsm8k", evaluators=["latency", "memory", "throughput", "energy"],
-                   methods=["rtn", "magnitude", "layer_drop"], cache=EvalCache(tmp_path / "cache"),
-                   evaluator_options={"gsm8k": {"data_path": str(data), "limit": 2},
-                                      "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8},
-                                      "throughput": {"batch_sizes": "1,2", "repeats": 1, "new_tokens": 2},
-                                      "energy": {"repeats": 1, "new_tokens": 2, "prompt_len": 8}}, **kw)
+    return Session(
+        str(model),
+        dataset="gsm8k",
+        evaluators=["latency", "memory", "throughput", "energy"],
+        methods=["rtn", "magnitude", "layer_drop"],
+        cache=EvalCache(tmp_path / "cache"),
+        evaluator_options={
+            "gsm8k": {"data_path": str(data), "limit": 2},
+            "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8},
+            "throughput": {"batch_sizes": "1,2", "repeats": 1, "new_tokens": 2},
+            "energy": {"repeats": 1, "new_tokens": 2, "prompt_len": 8},
+        },
+        **kw,
+    )
 
 
 COSTS = ("latency_ms", "decode_tps", "peak_memory_mb", "throughput_tps", "energy_j_per_token")
@@ -118,17 +126,50 @@ def test_a_named_runtime_that_is_unknown_or_cannot_run_here_is_a_one_line_error(
     with registered_plugin(runtime_plugin(), name="runtimes-test"):
         with pytest.raises(AcfError, match=r"runtime needs-extra cannot measure here: .*acf\[nothing\]"):
             session_for(acf_tiny_model, gsm8k_file, tmp_path, runtime="needs-extra")
-        code, out, err = run_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,latency", "--data-path",
-                                  str(gsm8k_file), "--runtime", "needs-extra"])
+        code, out, err = run_cli(
+            [
+                "eval",
+                str(acf_tiny_model),
+                "--evaluators",
+                "gsm8k,latency",
+                "--data-path",
+                str(gsm8k_file),
+                "--runtime",
+                "needs-extra",
+            ]
+        )
     assert code == 2 and "Traceback" not in err and "acf[nothing]" in err and len(err.strip().splitlines()) <= 2
 
 
 def test_frontier_show_marks_simulated_costs_and_says_why(acf_tiny_model, gsm8k_file, tmp_path):
     run = tmp_path / "run"
-    code, _, err = run_cli(["compress", str(acf_tiny_model), "--dataset", "gsm8k", "--data-path", str(gsm8k_file),
-                            "--limit", "2", "--episodes", "2", "--method", "rtn", "--objective", "gsm8k_loglik",
-                            "--objective", "latency_ms", "--eval-option", "latency.repeats=2",
-                            "--eval-option", "latency.new_tokens=2", "--run-dir", str(run), "--quiet"])
+    code, _, err = run_cli(
+        [
+            "compress",
+            str(acf_tiny_model),
+            "--dataset",
+            "gsm8k",
+            "--data-path",
+            str(gsm8k_file),
+            "--limit",
+            "2",
+            "--episodes",
+            "2",
+            "--method",
+            "rtn",
+            "--objective",
+            "gsm8k_loglik",
+            "--objective",
+            "latency_ms",
+            "--eval-option",
+            "latency.repeats=2",
+            "--eval-option",
+            "latency.new_tokens=2",
+            "--run-dir",
+            str(run),
+            "--quiet",
+        ]
+    )
     assert code == 0, err
     code, out, _ = run_cli(["frontier", "show", str(run)])
     flat = " ".join(out.split())  # rich wraps long cells
@@ -140,7 +181,17 @@ def test_the_llama_cpp_runtime_without_its_extra_names_the_extra(acf_tiny_model,
     from acf_plugins_builtin.runtimes import llamacpp
 
     monkeypatch.setattr(llamacpp, "find_spec", lambda name: None)
-    code, out, err = run_cli(["eval", str(acf_tiny_model), "--tasks", "gsm8k,latency", "--data-path",
-                              str(gsm8k_file), "--runtime", "llama.cpp"])
+    code, out, err = run_cli(
+        [
+            "eval",
+            str(acf_tiny_model),
+            "--evaluators",
+            "gsm8k,latency",
+            "--data-path",
+            str(gsm8k_file),
+            "--runtime",
+            "llama.cpp",
+        ]
+    )
     assert code == 2 and "Traceback" not in err
     assert "runtime llama.cpp cannot measure here" in err and "pip install 'acf[llamacpp]'" in err

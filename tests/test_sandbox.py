@@ -7,8 +7,8 @@ import stat
 
 import pytest
 
-from acf_plugins_builtin.evaluators import humaneval as he
-from acf_plugins_builtin.evaluators.sandbox import run_program
+from acf_plugins_builtin.evaluators.tasks import humaneval as he
+from acf_plugins_builtin.evaluators.tasks.sandbox import run_program
 
 PROMPT = 'def add(a, b):\n    """Return a + b."""\n'
 TEST = "def check(candidate):\n    assert abs(candidate(1, 2) - 3) < 1e-9\n    assert candidate(-1, 1) == 0\n"
@@ -23,15 +23,19 @@ EXIT_TRICKS = {
     "exit()": WRONG + "exit()\n",
     "atexit exits 0 after the failed check": WRONG + "import atexit, os\natexit.register(os._exit, 0)\n",
     "excepthook exits 0": WRONG + "import sys, os\nsys.excepthook = lambda *a: os._exit(0)\n",
-    "forged token on every fd": WRONG + (
+    "forged token on every fd": WRONG
+    + (
         "import os\nfor fd in range(64):\n    try:\n        os.write(fd, b'\\n' + b'0' * 32 + b'\\n')\n"
-        "    except OSError:\n        pass\nos._exit(0)\n"),
+        "    except OSError:\n        pass\nos._exit(0)\n"
+    ),
     "the test swallowed by an open string": WRONG + "'''\n",
     "its own check": WRONG + "def check(candidate):\n    return True\n",
     "patched builtins": WRONG + "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.AssertionError = KeyError\n",
     "swapped namespace builtins": WRONG + "globals()['__builtins__'] = {'abs': lambda x: 0}\n",
     "check replaced in the namespace later": WRONG + "import sys\nsys.modules['__main__'].check = lambda c: None\n",
 }
+
+
 # A right implementation that also tries to reach what it must not.
 def escapes(out: str) -> dict[str, str]:
     canary = os.path.join(out, "canary.txt")
@@ -42,19 +46,23 @@ def escapes(out: str) -> dict[str, str]:
         "scan the heap": "import gc\nfor o in gc.get_objects():\n    pass\n",
         "trace calls": "import sys\nsys.settrace(lambda *a: None)\n",
         "profile calls": "import sys\nsys.setprofile(lambda *a: None)\n",
-        "trace every thread": ("import threading\nseen = []\nthreading.settrace(lambda *a: seen.append(a))\n"
-                               "t = threading.Thread(target=int)\nt.start()\nt.join()\nassert seen\n"),
+        "trace every thread": (
+            "import threading\nseen = []\nthreading.settrace(lambda *a: seen.append(a))\n"
+            "t = threading.Thread(target=int)\nt.start()\nt.join()\nassert seen\n"
+        ),
         "read its own memory": "open('/proc/self/mem', 'rb')\n",
         "read its command line": "open('/proc/self/cmdline').read()\n",
         "read the job pipe": "import os, sys\nos.read(int(sys.argv[3]), 100)\n",
         "write outside": f"open({canary!r}, 'w').write('x')\n",
         "append outside": f"open({canary!r}, 'a').write('x')\n",
         "pathlib outside": f"import pathlib\npathlib.Path({out!r}, 'new.txt').write_text('x')\n",
-        "create with dir_fd": f"import os\nfd = os.open({out!r}, os.O_RDONLY)\nos.open('created.txt', os.O_CREAT | os.O_WRONLY, dir_fd=fd)\n",
+        "create with dir_fd": f"import os\nfd = os.open({out!r}, os.O_RDONLY)\n"
+        "os.open('created.txt', os.O_CREAT | os.O_WRONLY, dir_fd=fd)\n",
         "unlink with dir_fd": f"import os\nfd = os.open({out!r}, os.O_RDONLY)\nos.unlink('canary.txt', dir_fd=fd)\n",
         "an O_PATH directory": f"import os\nfd = os.open({out!r}, os.O_PATH)\nos.mkdir('made', dir_fd=fd)\n",
         "symlink out, write through it": f"import os\nos.symlink({canary!r}, 'link')\nopen('link', 'w').write('x')\n",
-        "relative symlink out": f"import os\nos.symlink(os.path.relpath({out!r}), 'up')\nopen('up/new.txt', 'w').write('x')\n",
+        "relative symlink out": f"import os\nos.symlink(os.path.relpath({out!r}), 'up')\n"
+        "open('up/new.txt', 'w').write('x')\n",
         "hard link in, write through it": f"import os\nos.link({canary!r}, 'hard')\nopen('hard', 'w').write('x')\n",
         "rename out": f"import os\nopen('x', 'w').write('x')\nos.rename('x', {os.path.join(out, 'moved.txt')!r})\n",
         "rename the canary in": f"import os\nos.rename({canary!r}, 'stolen.txt')\n",
@@ -129,8 +137,10 @@ def test_landlock_also_keeps_files_outside_unreadable(tmp_path):
 
 def test_the_guard_cannot_be_replaced_or_joined():
     # CPython refuses (silently) to add a hook when an existing one objects: the program runs on, still guarded
-    program = ("import sys\nsys.addaudithook(lambda *a: None)\n"
-               "try:\n    open('/proc/self/mem', 'rb')\nexcept PermissionError:\n    pass\nelse:\n    raise SystemExit(3)\n")
+    program = (
+        "import sys\nsys.addaudithook(lambda *a: None)\n"
+        "try:\n    open('/proc/self/mem', 'rb')\nexcept PermissionError:\n    pass\nelse:\n    raise SystemExit(3)\n"
+    )
     assert run(RIGHT + program, landlock=False).passed
 
 

@@ -10,9 +10,24 @@ SCRIPT = Path(__file__).parent.parent / "benchmarks" / "search_efficiency.py"
 
 def test_search_efficiency_benchmark_on_the_synthetic_table(tmp_path):
     out = tmp_path / "rows.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--synthetic", "--seeds", "2", "--budgets", "0.1,0.25,1.0",
-                           "--searchers", "grid,nevergrad,random", "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--synthetic",
+            "--seeds",
+            "2",
+            "--budgets",
+            "0.1,0.25,1.0",
+            "--searchers",
+            "grid,nevergrad,random",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "| searcher | budget | hv ratio median |" in proc.stdout
     data = json.loads(out.read_text())
@@ -33,9 +48,26 @@ def test_the_agent_is_replayed_asking_its_llm_for_real(tmp_path, acf_tiny_model)
     """The agent reads a view of the replayed run and asks its (local, tiny) LLM every few episodes; its
     proposals are valid strategies of the benchmark's space, and they are counted."""
     out = tmp_path / "rows.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--synthetic", "--seeds", "1", "--budgets", "0.1",
-                           "--searchers", "agent", "--llm-model", str(acf_tiny_model), "--json", str(out)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--synthetic",
+            "--seeds",
+            "1",
+            "--budgets",
+            "0.1",
+            "--searchers",
+            "agent",
+            "--llm-model",
+            str(acf_tiny_model),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     [row] = json.loads(out.read_text())["rows"]
     agent = row["agent"]

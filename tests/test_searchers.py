@@ -1,13 +1,24 @@
 import pytest
 
-from acf.plugins.manager import registry
-from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strategy_space
-from acf.models.spec import infer_spec
-from acf.search.strategy import Step, Strategy, validate_strategy
 from acf.errors import StrategyError
+from acf.models.spec import infer_spec
+from acf.plugins.manager import registry
+from acf.plugins.validation import validate_strategy
+from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strategy_space
+from acf.types.strategy import Step, Strategy
 
-SPEC = infer_spec({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-                   "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100}, source="tiny")
+SPEC = infer_spec(
+    {
+        "model_type": "llama",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": 100,
+    },
+    source="tiny",
+)
 
 
 def methods():
@@ -102,10 +113,15 @@ def test_nevergrad_starts_from_the_methods_defaults():
 
 
 def test_nevergrad_refines_the_pareto_front_with_one_step_neighbours():
-    from acf.search.space import Choice, Space
+    from acf.types.space import Choice, Space
 
-    s = Space(params=[Choice(name="pipeline", options=["rtn"]), Choice(name="rtn.bits", options=[2, 3, 4, 8], default=4),
-                      Choice(name="rtn.group_size", options=[32, 64, -1], default=32)])
+    s = Space(
+        params=[
+            Choice(name="pipeline", options=["rtn"]),
+            Choice(name="rtn.bits", options=[2, 3, 4, 8], default=4),
+            Choice(name="rtn.group_size", options=[32, 64, -1], default=32),
+        ]
+    )
     searcher = registry().get("searcher", "nevergrad")(s, num_objectives=2, budget=10, seed=0)
     seed = searcher.ask()
     assert seed == {"pipeline": "rtn", "rtn.bits": 4, "rtn.group_size": 32}
@@ -119,7 +135,7 @@ def test_nevergrad_refines_the_pareto_front_with_one_step_neighbours():
 
 
 def test_parameter_neighbours_step_within_bounds():
-    from acf.search.space import Choice, Float, Int
+    from acf.types.space import Choice, Float, Int
 
     assert Choice(name="b", options=[2, 3, 4, 8]).neighbours(2) == [3]
     assert Choice(name="b", options=[2, 3, 4, 8]).neighbours(4) == [3, 8]

@@ -7,17 +7,22 @@ import pytest
 import acf
 from acf.errors import AcfError
 from acf.rundir.cache import EvalCache
-from acf.search.strategy import Step, Strategy
-from acf.session import Session
+from acf.session.session import Session
+from acf.types.strategy import Step, Strategy
 
 DROP = Strategy(steps=[Step(method="layer_drop", params={"layers": 1, "samples": 16})])
 
 
 @pytest.fixture
 def session(acf_tiny_model, gsm8k_file, tmp_path):
-    return Session(str(acf_tiny_model), task="gsm8k", evaluators=["size", "latency"], methods=["rtn", "layer_drop"],
-                   evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
-                   cache=EvalCache(tmp_path / "cache"))
+    return Session(
+        str(acf_tiny_model),
+        dataset="gsm8k",
+        evaluators=["size", "latency"],
+        methods=["rtn", "layer_drop"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
+        cache=EvalCache(tmp_path / "cache"),
+    )
 
 
 def test_a_session_applies_and_measures_and_returns_what_the_steps_recorded(session):
@@ -55,14 +60,21 @@ def test_deterministic_evaluators_are_reused_across_hardware_timings_are_not(ses
 
 def test_a_session_refuses_bad_input_before_loading_the_model(acf_tiny_model, gsm8k_file):
     with pytest.raises(acf.UnknownPluginError, match="unknown dataset 'nope'"):
-        Session(str(acf_tiny_model), task="nope")
+        Session(str(acf_tiny_model), dataset="nope")
     with pytest.raises(AcfError, match="options given for evaluator"):
-        Session(str(acf_tiny_model), task="gsm8k", evaluator_options={"latency": {"repeats": 3}})
+        Session(str(acf_tiny_model), dataset="gsm8k", evaluator_options={"latency": {"repeats": 3}})
 
 
 def test_each_episode_result_carries_its_step_records(acf_tiny_model, gsm8k_file, tmp_path):
-    acf.compress(str(acf_tiny_model), "gsm8k", episodes=1, run_dir=tmp_path / "run", methods=["layer_drop"],
-                 evaluators=["size"], evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}})
+    acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=1,
+        run_dir=tmp_path / "run",
+        methods=["layer_drop"],
+        evaluators=["size"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
+    )
     result = json.loads((tmp_path / "run" / "episode_001" / "result.json").read_text())
     assert result["status"] == "ok"
     assert result["steps"][0]["method"] == "layer_drop" and len(result["steps"][0]["dropped_layers"]) >= 1
@@ -85,14 +97,20 @@ def test_the_cache_key_changes_with_everything_that_changes_a_number(session, ac
     size.version += ".1"
     assert key() != first  # the evaluator's scoring code
     del size.version
-    monkeypatch.setattr("acf.session.library_versions", lambda names: {n: "9.9" for n in names})
+    monkeypatch.setattr("acf.session.keys.library_versions", lambda names: {n: "9.9" for n in names})
     assert key() != first and key(None) != baseline  # torch / transformers / the step's backend
     monkeypatch.undo()
     assert key() == first
     # another calibration text: the same strategy is another candidate; the baseline is the same model
     other = write_gsm8k(tmp_path / "other.jsonl", n=30)
-    session2 = Session(str(acf_tiny_model), task="gsm8k", evaluators=["size"], methods=["rtn"],
-                       evaluator_options={"gsm8k": {"data_path": str(other), "limit": 4}}, cache=session.cache)
+    session2 = Session(
+        str(acf_tiny_model),
+        dataset="gsm8k",
+        evaluators=["size"],
+        methods=["rtn"],
+        evaluator_options={"gsm8k": {"data_path": str(other), "limit": 4}},
+        cache=session.cache,
+    )
     size2 = next(ev for ev in session2.evaluators if ev.name == "size")
     assert session2.cache_key(session2.identity(rtn), size2, "full") != first
     assert session2.cache_key(session2.identity(None), size2, "full") == baseline
@@ -102,11 +120,17 @@ def test_non_finite_output_fails_the_measurement_and_is_never_cached(session, mo
     import math
 
     from acf.errors import NonFiniteOutputError
-    from acf.measurement import Measurement
+    from acf.types.measurement import Measurement
 
     size = next(ev for ev in session.evaluators if ev.name == "size")
-    monkeypatch.setattr(type(size), "evaluate", lambda self, model, ctx, fidelity: {
-        "size_mb": Measurement.exact(math.nan), "bits_per_weight": Measurement.exact(4.0)})
+    monkeypatch.setattr(
+        type(size),
+        "evaluate",
+        lambda self, model, ctx, fidelity: {
+            "size_mb": Measurement.exact(math.nan),
+            "bits_per_weight": Measurement.exact(4.0),
+        },
+    )
     rtn = session.validate(Strategy(steps=[Step(method="rtn", params={"bits": 4, "group_size": 32})]))
     with pytest.raises(NonFiniteOutputError, match="non-finite model output: the candidate gives size_mb = nan"):
         session.measure(rtn, evaluators=[size])

@@ -14,9 +14,16 @@ def test_mlflow_round_trip(acf_tiny_model, gsm8k_file, tmp_path, monkeypatch):
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.chdir(tmp_path)  # the default store is ./mlruns
-    result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=3, methods=["rtn", "magnitude"],
-                          evaluators=["size"], track=["mlflow"],
-                          evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        run_dir=tmp_path / "run",
+        episodes=3,
+        methods=["rtn", "magnitude"],
+        evaluators=["size"],
+        track=["mlflow"],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}},
+    )
     uri = (tmp_path / "mlruns").as_uri()
     assert json.loads((tmp_path / "run" / "mlflow_run.json").read_text())["tracking_uri"] == uri
     client = MlflowClient(tracking_uri=uri)
@@ -55,7 +62,14 @@ def test_a_failing_tracker_warns_and_the_run_goes_on(acf_tiny_model, gsm8k_file,
 
     with registered_plugin(Plugin, name="broken-tracker"):
         with pytest.warns(UserWarning, match="tracker broken failed at episode: ConnectionError"):
-            result = acf.compress(str(acf_tiny_model), "gsm8k", run_dir=tmp_path / "run", episodes=2, methods=["rtn"],
-                                  evaluators=["size"], track=["broken"],
-                                  evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}})
+            result = acf.compress(
+                str(acf_tiny_model),
+                "gsm8k",
+                run_dir=tmp_path / "run",
+                episodes=2,
+                methods=["rtn"],
+                evaluators=["size"],
+                track=["broken"],
+                evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 6}},
+            )
     assert len(result.candidates) == 2 and (tmp_path / "run" / "final_results.json").is_file()

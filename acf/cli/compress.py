@@ -11,10 +11,9 @@ from typing import Any, Optional
 import typer
 
 from acf.cli.frontier import print_frontier
-from acf.cli.options import (DEVICE, DTYPE, EVAL_OPTION, QUIET, RUNTIME, TRUST_REMOTE_CODE, parse_eval_options,
-                             parse_weights)
+from acf.cli.options import generated, parameter, run_values
 from acf.errors import Interrupted
-from acf.rundir.options import OPTIONS
+from acf.types.options import COMMAND, OPTIONS, task_shorthands
 
 
 def register(app: typer.Typer) -> None:
@@ -23,101 +22,50 @@ def register(app: typer.Typer) -> None:
     app.command("export")(export)
 
 
-def _opt(name: str, *flags: str) -> Any:
-    """An option whose default and help text are the run option's (`acf.rundir.options`: declared once)."""
-    return typer.Option(OPTIONS[name].cli_default, *flags, help=OPTIONS[name].help)
+# `acf compress`'s parameters, in the order `--help` lists them: every run option, then the command's own.
+COMPRESS = [*OPTIONS, "run_dir", "resume", "limit", "data_path", "quiet", "json"]
 
 
-def compress(
-    model: str = typer.Argument(..., help=OPTIONS["model"].help),
-    dataset: str = typer.Option(..., "--dataset", "-d", help=OPTIONS["dataset"].help),
-    episodes: int = _opt("episodes", "--episodes", "-n"),
-    searcher: str = _opt("searcher", "--searcher"),
-    seed: int = _opt("seed", "--seed"),
-    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="default: runs/<model>-<dataset>-<time>"),
-    resume_run: bool = typer.Option(False, "--resume", help="continue the run in --run-dir"),
-    constraint: list[str] = _opt("constraints", "--constraint", "-c"),
-    reward: str = _opt("reward", "--reward"),
-    weight: list[str] = _opt("weights", "--weight"),
-    objective: list[str] = _opt("objectives", "--objective"),
-    method: list[str] = _opt("methods", "--method", "-m"),
-    max_steps: int = _opt("max_steps", "--max-steps"),
-    strategy: list[Path] = typer.Option([], "--strategy", help="JSON file of strategies to try first (repeat)"),
-    evaluator: list[str] = _opt("evaluators", "--evaluator", "-e"),
-    limit: Optional[int] = typer.Option(None, help="task examples to score (task evaluator's 'limit')"),
-    data_path: Optional[Path] = typer.Option(None, "--data-path", help="local task data (.jsonl/.json/.parquet/.arrow)"),
-    eval_option: list[str] = EVAL_OPTION,
-    promote: int = _opt("promote", "--promote"),
-    episode_budget: Optional[float] = _opt("episode_budget_s", "--episode-budget"),
-    timeout: Optional[float] = _opt("episode_timeout_s", "--timeout"),
-    track: list[str] = _opt("track", "--track"),
-    track_uri: Optional[str] = _opt("track_uri", "--track-uri"),
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    runtime: str = RUNTIME,
-    trust_remote_code: bool = TRUST_REMOTE_CODE,
-    llm_endpoint: Optional[str] = _opt("llm_endpoint", "--llm-endpoint"),
-    llm_model: Optional[str] = _opt("llm_model", "--llm-model"),
-    llm_key_env: str = _opt("llm_key_env", "--llm-key-env"),
-    executor: str = _opt("executor", "--executor"),
-    ray_address: Optional[str] = _opt("ray_address", "--ray-address"),
-    workers: int = _opt("workers", "--workers"),
-    gpus_per_candidate: float = _opt("gpus_per_candidate", "--gpus-per-candidate"),
-    tell_order: str = _opt("tell_order", "--tell-order"),
-    quiet: bool = QUIET,
-    json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
-) -> None:
+@generated(COMPRESS)
+def compress(**values: Any) -> None:
     """Search for the best compressed versions of MODEL on a task."""
     # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
     import acf.api as api
-    from acf.search.strategy import load_strategies
 
-    given = [s.model_dump(mode="json") for path in strategy for s in load_strategies(path)]
-    options = parse_eval_options(eval_option)
-    task = dataset.partition(":")[0]  # TASK:VARIANT: the options belong to TASK
-    task_options = options.setdefault(task, {})
-    if limit is not None:
-        task_options["limit"] = limit
-    if data_path is not None:
-        task_options["data_path"] = str(data_path)
-    if not task_options:
-        options.pop(task)
+    options = run_values(values)
+    options["evaluator_options"] = task_shorthands(
+        options["evaluator_options"], [options["dataset"]], limit=values["limit"], data_path=values["data_path"]
+    )
+    model, dataset = options.pop("model"), options.pop("dataset")
     with interruptible():
         result = api.compress(
-            model, dataset, episodes=episodes, searcher=searcher, seed=seed, run_dir=run_dir, resume=resume_run,
-            constraints=constraint, reward=reward, weights=parse_weights(weight), objectives=objective, methods=method,
-            max_steps=max_steps, strategies=given, evaluators=evaluator, evaluator_options=options,
-            episode_budget_s=episode_budget, episode_timeout_s=timeout, promote=promote, track=track,
-            track_uri=track_uri, device=device, dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code,
-            llm_endpoint=llm_endpoint, llm_model=llm_model, llm_key_env=llm_key_env,
-            executor=executor, ray_address=ray_address, workers=workers, gpus_per_candidate=gpus_per_candidate,
-            tell_order=tell_order, progress=not quiet,
+            model, dataset, run_dir=values["run_dir"], resume=values["resume"], progress=not values["quiet"], **options
         )
-    _report(result, json_out)
+    _report(result, values["json"])
 
 
-def resume(
-    run_dir: Path = typer.Argument(..., help="the run directory to continue"),
-    executor: Optional[str] = typer.Option(None, "--executor", help="run it elsewhere: local or ray (default: as stored)"),
-    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=OPTIONS["ray_address"].help),
-    workers: Optional[int] = typer.Option(None, "--workers", help=OPTIONS["workers"].help),
-    quiet: bool = QUIET,
-    json_out: bool = typer.Option(False, "--json", help="print final results as JSON"),
-) -> None:
+# Where a resumed run goes on may change; `None` keeps what the run stored.
+PLACEMENT = [name for name, option in OPTIONS.items() if option.placement]
+
+
+@generated([*PLACEMENT, "quiet", "json"], defaults=dict.fromkeys(PLACEMENT))
+def resume(run_dir: Path = typer.Argument(..., help="the run directory to continue"), **values: Any) -> None:
     """Continue a killed or interrupted run; finished episodes are kept, not re-run."""
     import acf.api as api
 
-    where = {k: v for k, v in (("executor", executor), ("ray_address", ray_address), ("workers", workers)) if v is not None}
+    where = {k: v for k, v in run_values(values).items() if v is not None}
     with interruptible():
-        result = api.resume(run_dir, progress=not quiet, **where)
-    _report(result, json_out)
+        result = api.resume(run_dir, progress=not values["quiet"], **where)
+    _report(result, values["json"])
 
 
 def export(
     run_dir: Path = typer.Argument(..., help="a run directory"),
-    candidate: Optional[str] = typer.Option(None, "--candidate", help="episode id, e.g. ep003 (default: the recommended pick)"),
+    candidate: Optional[str] = typer.Option(
+        None, "--candidate", help="episode id, e.g. ep003 (default: the recommended pick)"
+    ),
     out: Path = typer.Option(..., "--out", help="folder to write the Hugging Face model to"),
-    quiet: bool = QUIET,
+    quiet: bool = parameter(COMMAND["quiet"]),
 ) -> None:
     """Write a candidate as a Hugging Face model folder (checked by reloading it)."""
     import acf.api as api

@@ -3,56 +3,54 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Optional
+import warnings
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from acf.errors import AcfError
+from acf.cli.options import generated, run_values
 from acf.plugins.manager import registry
-from acf.cli.options import DEVICE, DTYPE, EVAL_OPTION, QUIET, RUNTIME, TRUST_REMOTE_CODE, parse_eval_options
+from acf.types.options import task_shorthands
 
 
 def register(app: typer.Typer) -> None:
     app.command("eval")(eval_command)
 
 
+@generated(
+    ["evaluator_options", "device", "dtype", "runtime", "trust_remote_code", "limit", "data_path", "quiet", "json"]
+)
 def eval_command(
-    target: str = typer.Argument(..., help="model (alias, folder, Hub id), a run directory (its pick) or RUN_DIR:ep003"),
-    tasks: str = typer.Option(..., "--tasks", "-t", help="comma-separated evaluators, e.g. gsm8k,commonsenseqa,latency"),
-    fidelity: str = typer.Option("full", help="full, cheap, or an evaluator's own fidelity name"),
-    limit: Optional[int] = typer.Option(None, help="items each task scores (its 'limit' option)"),
-    data_path: Optional[Path] = typer.Option(None, "--data-path", help="local data for the (single) task"),
-    eval_option: list[str] = EVAL_OPTION,
-    device: str = DEVICE,
-    dtype: str = DTYPE,
-    runtime: str = RUNTIME,
-    trust_remote_code: bool = TRUST_REMOTE_CODE,
-    quiet: bool = QUIET,
-    json_out: bool = typer.Option(False, "--json", help="print the measurements as JSON"),
+    target: str = typer.Argument(
+        ..., help="model (alias, folder, Hub id), a run directory (its pick) or RUN_DIR:ep003"
+    ),
+    evaluators: Optional[str] = typer.Option(
+        None, "--evaluators", "-e", help="comma-separated evaluators, e.g. gsm8k,commonsenseqa,latency"
+    ),
+    tasks: Optional[str] = typer.Option(None, "--tasks", "-t", hidden=True, help="deprecated: --evaluators"),
+    fidelity: str = typer.Option("highest", help="highest, cheapest, or an evaluator's own fidelity name"),
+    **values: Any,
 ) -> None:
     """Measure a model, or a candidate of a run, with any evaluators."""
     # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
     from acf.api import evaluate
 
-    names = [t.strip() for t in tasks.split(",") if t.strip()]
-    options = parse_eval_options(eval_option)
-    bare = [n.partition(":")[0] for n in names]  # TASK:VARIANT names the task TASK
-    task_names = [n for n in bare if getattr(registry().get("evaluator", n), "is_task", False)]
-    if data_path is not None:
-        if len(task_names) != 1:
-            raise AcfError("--data-path needs exactly one task in --tasks")
-        options.setdefault(task_names[0], {})["data_path"] = str(data_path)
-    if limit is not None:
-        for name in task_names:
-            options.setdefault(name, {})["limit"] = limit
-    what, measurements = evaluate(target, names, fidelity=fidelity, evaluator_options=options, device=device,
-                                  dtype=dtype, runtime=runtime, trust_remote_code=trust_remote_code, progress=not quiet)
+    if tasks is not None:
+        warnings.warn("--tasks is deprecated: it names any evaluator, so it is now --evaluators", stacklevel=1)
+    names = [t.strip() for t in (evaluators or tasks or "").split(",") if t.strip()]
+    options = run_values(values)
+    task_names = [n for n in names if getattr(registry().get("evaluator", n.partition(":")[0]), "is_task", False)]
+    options["evaluator_options"] = task_shorthands(
+        options["evaluator_options"], task_names, limit=values["limit"], data_path=values["data_path"]
+    )
+    what, measurements = evaluate(target, names, fidelity=fidelity, progress=not values["quiet"], **options)
+    json_out = values["json"]
     if json_out:
-        typer.echo(json.dumps({"target": what, "measurements": {k: v.model_dump() for k, v in measurements.items()}},
-                              indent=2))
+        typer.echo(
+            json.dumps({"target": what, "measurements": {k: v.model_dump() for k, v in measurements.items()}}, indent=2)
+        )
         return
     table = Table(title=what)
     for column in ("metric", "value", "95% interval", "n", "fidelity"):

@@ -18,7 +18,9 @@ app = make_typer()
 @app.command("show")
 def show(
     run_dir: Path = typer.Argument(..., help="a run directory"),
-    objectives: str = typer.Option("", "--objectives", help="comma-separated metrics: the frontier on these instead of the run's"),
+    objectives: str = typer.Option(
+        "", "--objectives", help="comma-separated metrics: the frontier on these instead of the run's"
+    ),
     json_out: bool = typer.Option(False, "--json", help="print pareto_frontier.json"),
 ) -> None:
     """Print the frontier: one row per non-dominated candidate, the recommended one marked (★)."""
@@ -38,13 +40,15 @@ def show(
 def on_objectives(result, run_dir: Path, names: list[str]):
     """The same candidates, with the frontier rebuilt on other measured metrics (directions from the evaluators)."""
     from acf.rundir.store import RunStore
-    from acf.search.frontier import build_frontier
+    from acf.types.frontier import build_frontier
 
     known = {m.name: m for cls in registry().all("evaluator").values() for m in cls.metrics}
     baseline = RunStore(Path(run_dir)).read_baseline() or {}
     missing = [n for n in names if n not in known or n not in baseline]
     if missing:
-        raise AcfError(f"no measured metric(s) {', '.join(missing)} in this run; measured: {', '.join(sorted(baseline))}")
+        raise AcfError(
+            f"no measured metric(s) {', '.join(missing)} in this run; measured: {', '.join(sorted(baseline))}"
+        )
     frontier = build_frontier(result.candidates, [known[n] for n in names], baseline)
     return replace(result, frontier=frontier)
 
@@ -64,7 +68,9 @@ def print_frontier(result) -> None:
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 140))  # piped output: do not wrap at 80 columns
-    table = Table(title=f"Pareto frontier — {len(frontier.candidates)} candidate(s), hypervolume {frontier.hypervolume:.4f}")
+    table = Table(
+        title=f"Pareto frontier — {len(frontier.candidates)} candidate(s), hypervolume {frontier.hypervolume:.4f}"
+    )
     table.add_column("", no_wrap=True)
     table.add_column("id", no_wrap=True)
     table.add_column("strategy", min_width=28, overflow="fold")
@@ -73,13 +79,26 @@ def print_frontier(result) -> None:
         table.add_column(f"{m.name} {arrow}", justify="right")
     table.add_column("reward", justify="right")
     table.add_column("constraints")
-    base_row = ["", "baseline", "uncompressed", *(_fmt(frontier.baseline[m.name]) for m in frontier.objectives), "0", ""]
+    base_row = [
+        "",
+        "baseline",
+        "uncompressed",
+        *(_fmt(frontier.baseline[m.name]) for m in frontier.objectives),
+        "0",
+        "",
+    ]
     table.add_row(*base_row, style="dim")
     for c in frontier.candidates:
         marker = "★" if c.id == frontier.recommended else ""
         status = "ok" if c.feasible else "violates " + ", ".join(c.violations)
-        table.add_row(marker, c.id, c.strategy.describe(), *(_fmt(c.measurements[m.name]) for m in frontier.objectives),
-                      f"{c.reward:+.4f}", status)
+        table.add_row(
+            marker,
+            c.id,
+            c.strategy.describe(),
+            *(_fmt(c.measurements[m.name]) for m in frontier.objectives),
+            f"{c.reward:+.4f}",
+            status,
+        )
     console.print(table)
     if frontier.recommended:
         console.print(f"★ recommended: {frontier.recommended} — {frontier.recommended_reason}")
@@ -118,5 +137,7 @@ def simulated_note(candidates) -> str | None:
         return None
     formats = sorted({m.format for c in hit for m in c.measurements.values() if m.simulated and m.format})
     runtimes = sorted({m.runtime for c in hit for m in c.measurements.values() if m.simulated and m.runtime})
-    return (f"simulated: the cost of {len(hit)} candidate(s) was measured on {', '.join(runtimes) or 'a runtime'}, "
-            f"which does not run {', '.join(formats)} natively (not the deployed model's cost; see --runtime)")
+    return (
+        f"simulated: the cost of {len(hit)} candidate(s) was measured on {', '.join(runtimes) or 'a runtime'}, "
+        f"which does not run {', '.join(formats)} natively (not the deployed model's cost; see --runtime)"
+    )

@@ -13,7 +13,7 @@ from rich.table import Table
 from acf.cli.app import make_typer
 from acf.plugins.manager import BUILTIN_PLUGINS, distribution, hooks_of, load_plugins, registry
 from acf.plugins.registry import PLURAL
-from acf.scaffold import new_plugin
+from acf.plugins.scaffold import new_plugin
 
 app = make_typer()
 
@@ -31,10 +31,16 @@ def describe_plugins(include_builtin: bool, hook: str | None = None) -> list[dic
             continue
         dist, version = distribution(name)
         registered = reg.by_plugin(name)
-        rows.append({
-            "name": name, "distribution": dist, "version": version, "builtin": builtin, "hooks": hooks,
-            **{PLURAL[kind]: names for kind, names in registered.items()},
-        })
+        rows.append(
+            {
+                "name": name,
+                "distribution": dist,
+                "version": version,
+                "builtin": builtin,
+                "hooks": hooks,
+                **{PLURAL[kind]: names for kind, names in registered.items()},
+            }
+        )
     return rows
 
 
@@ -57,8 +63,7 @@ def list_plugins(
         table.add_column(col)
     for row in rows:
         registered = "; ".join(
-            f"{kind.replace('_', ' ')}: {', '.join(row[kind])}"
-            for kind in PLURAL.values() if row[kind]
+            f"{kind.replace('_', ' ')}: {', '.join(row[kind])}" for kind in PLURAL.values() if row[kind]
         )
         table.add_row(row["name"], f"{row['distribution']} {row['version']}", ", ".join(row["hooks"]), registered)
     Console().print(table)
@@ -71,4 +76,6 @@ def new(
 ) -> None:
     """Create a plugin project from acf's template (an example method, evaluator and tests)."""
     target = new_plugin(name, folder)
-    typer.echo(f"Created {target}\nNext: pip install -e '{target}[test]' && acf plugins list && python -m pytest {target}")
+    typer.echo(
+        f"Created {target}\nNext: pip install -e '{target}[test]' && acf plugins list && python -m pytest {target}"
+    )

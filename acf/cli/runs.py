@@ -32,6 +32,12 @@ def list_command(
         table.add_column(column, justify="right" if column in ("episodes", "best reward") else "left")
     for r in runs:
         best = r.get("best_reward")
-        table.add_row(Path(r["run_dir"]).name, str(r.get("model", "")), str(r.get("dataset", "")),
-                      f"{r.get('episodes', '')}/{r.get('planned', '')}", "" if best is None else f"{best:+.4f}", r["status"])
+        table.add_row(
+            Path(r["run_dir"]).name,
+            str(r.get("model", "")),
+            str(r.get("dataset", "")),
+            f"{r.get('episodes', '')}/{r.get('planned', '')}",
+            "" if best is None else f"{best:+.4f}",
+            r["status"],
+        )
     Console().print(table)

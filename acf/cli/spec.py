@@ -21,12 +21,13 @@ def spec(
 ) -> None:
     """Show the inferred ModelSpec: architecture, sizes, memory at each precision, applicable methods."""
     # imported here, not at the top: `acf --help` must not pay for pydantic and the API (≤ 0.3 s)
-    from acf.models.resolve import read_config, resolve_model
     from acf.models.spec import infer_spec
+    from acf.session.resolve import read_config, resolve_model
 
     resolved = resolve_model(model)
-    result = infer_spec(read_config(resolved), source=model, path=str(resolved.path) if resolved.path else None,
-                        hub_id=resolved.hub_id)
+    result = infer_spec(
+        read_config(resolved), source=model, path=str(resolved.path) if resolved.path else None, hub_id=resolved.hub_id
+    )
     methods = registry().all("method")
     result.applicable_methods = sorted(n for n, cls in methods.items() if cls().applies_to(result) is None)
     if json_out:

@@ -15,13 +15,25 @@ from typing import Any, Callable
 
 from acf.models.loading import quiet_progress_bars
 from acf.rundir.files import cache_dir
+from acf.rundir.names import CANDIDATE_RECORD
 
 DEFAULT_LIMIT_GB = 20.0
+# The artifact kind of a candidate written as a Hugging Face folder (`write_candidate`); others name a file format.
+HF = "hf"
 COMPLETE = ".complete"
 # Files of a Hugging Face folder that every candidate of a model shares and that compression does not change:
 # not part of a candidate's size.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt",
-                   "tokenizer.model", "added_tokens.json", "chat_template.jinja", "chat_template.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "added_tokens.json",
+    "chat_template.jinja",
+    "chat_template.json",
+)
 
 
 def content_hash(model: Any, tensor_formats: dict[str, Any], writers: list[str]) -> str:
@@ -47,7 +59,7 @@ def weight_bytes(path: Path) -> int:
     path = Path(path)
     if path.is_file():
         return path.stat().st_size
-    skip = {*TOKENIZER_FILES, "README.md", "acf_candidate.json", COMPLETE}
+    skip = {*TOKENIZER_FILES, "README.md", CANDIDATE_RECORD, COMPLETE}
     return sum(p.stat().st_size for p in path.iterdir() if p.is_file() and p.name not in skip)
 
 
@@ -121,25 +133,20 @@ def folder_size(folder: Path) -> int:
     return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
 
 
-def save_candidate(model: Any, folder: Path, ctx: Any) -> Path:
-    """Write the candidate being measured as a Hugging Face folder: the last of its steps' methods that writes it
-    itself does (compressed-tensors for quantized results), else `save_pretrained`. The tokenizer is not
-    written."""
+def write_candidate(model: Any, folder: Path, ctx: Any, *, tokenizer: bool = True) -> Path:
+    """Write the candidate being measured as a Hugging Face folder a runtime can serve: the last of its steps'
+    methods that writes it itself does (`Method.write`: compressed-tensors for quantized results), else
+    `save_pretrained`; then the tokenizer, unless `tokenizer` is False."""
     # llm-compressor's save re-reads the config at `_name_or_path`; point it at the folder being written, whose
     # config is the compressed model's own (layers dropped, channels removed), not the base model's.
     name = model.config._name_or_path
     model.config._name_or_path = str(folder)
     try:
         with quiet_progress_bars():
-            if not any(method.save(model, folder, ctx) for method in reversed(ctx.records.objects.get("methods", []))):
+            if not any(method.write(model, folder, ctx) for method in reversed(ctx.records.methods)):
                 model.save_pretrained(folder)
     finally:
         model.config._name_or_path = name
-    return folder
-
-
-def export_hf(model: Any, folder: Path, ctx: Any) -> Path:
-    """The candidate as a Hugging Face folder a runtime can serve: its weights (`save_candidate`) and the tokenizer."""
-    save_candidate(model, folder, ctx)
-    ctx.tokenizer.save_pretrained(folder)
+    if tokenizer:
+        ctx.tokenizer.save_pretrained(folder)
     return folder

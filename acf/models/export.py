@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError
+from acf.models.artifact import HF
 from acf.models.loading import quiet_progress_bars
-from acf.rundir.config import RunConfig
-from acf.rundir.results import EpisodeResult
+from acf.rundir.names import CANDIDATE_RECORD
+from acf.types.config import RunConfig
+from acf.types.results import EpisodeResult
 
 
 class ExportError(AcfError):
@@ -33,9 +35,11 @@ def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        shutil.copytree(session.ctx.artifact(model, "hf"), staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+        shutil.copytree(
+            session.ctx.artifact(model, HF), staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*")
+        )
         (staging / "README.md").write_text(model_card(config, candidate, session.spec.hub_id or config.model))
-        (staging / "acf_candidate.json").write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
+        (staging / CANDIDATE_RECORD).write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
         check_reload(model, tokenizer, staging, prepare=lambda m: [method.prepare_reloaded(m) for method in methods])
         if out.exists():
             out.rmdir()
@@ -45,12 +49,15 @@ def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: 
     return out
 
 
-PROBES = ["Question: Tom has 3 apples and buys 5 more. How many apples does he have?\nAnswer:",
-          "The capital of France is"]
+PROBES = [
+    "Question: Tom has 3 apples and buys 5 more. How many apples does he have?\nAnswer:",
+    "The capital of France is",
+]
 
 
-def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3, rtol: float = 1e-2,
-                 prepare: Any = None) -> None:
+def check_reload(
+    model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3, rtol: float = 1e-2, prepare: Any = None
+) -> None:
     """Reload `folder` with transformers and compare its logits with `model`'s on probe prompts.
 
     Allowed difference: `atol + rtol × max|logit|`. `prepare(reloaded)` lets the strategy's methods select the
@@ -59,7 +66,6 @@ def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3
     """
     import torch
     from transformers import AutoModelForCausalLM
-
 
     device = next(model.parameters()).device
     try:
@@ -79,8 +85,10 @@ def check_reload(model: Any, tokenizer: Any, folder: Path, *, atol: float = 1e-3
             worst = max(worst, (a - b).abs().max().item())
             scale = max(scale, a.abs().max().item())
     if worst > atol + rtol * scale:
-        raise ExportError(f"the exported folder reloads with different outputs (max logit difference {worst:.3g} "
-                          f"for logits up to {scale:.3g})")
+        raise ExportError(
+            f"the exported folder reloads with different outputs (max logit difference {worst:.3g} "
+            f"for logits up to {scale:.3g})"
+        )
 
 
 def model_card(config: RunConfig, candidate: EpisodeResult, base: str) -> str:
@@ -89,6 +97,7 @@ def model_card(config: RunConfig, candidate: EpisodeResult, base: str) -> str:
         for name, m in sorted(candidate.measurements.items())
     )
     steps = "\n".join(f"{i}. `{s.method}` {json.dumps(s.params)}" for i, s in enumerate(candidate.strategy.steps, 1))
+    verdict = "met" if candidate.feasible else "violated: " + ", ".join(candidate.violations)
     return f"""---
 library_name: transformers
 base_model: {base}
@@ -109,5 +118,5 @@ Found by `acf compress {config.model} --dataset {config.dataset}` (searcher {con
 |---|---|---|---|
 {rows}
 
-Reward {candidate.reward:+.4f}; constraints {"met" if candidate.feasible else "violated: " + ", ".join(candidate.violations)}.
+Reward {candidate.reward:+.4f}; constraints {verdict}.
 """

@@ -91,11 +91,20 @@ FAMILIES = (
     ModelFamily(name="llama", model_types=("llama", "mistral", "granite", "olmo", "olmo2", "smollm3")),
     ModelFamily(name="qwen2", model_types=("qwen2", "qwen3")),
     ModelFamily(name="gemma", model_types=("gemma",), unsupported=(GEMMA_HIDDEN,)),
-    ModelFamily(name="gemma2", model_types=("gemma2", "gemma3_text"),
-                norms=("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
-                       "post_feedforward_layernorm"), unsupported=(GEMMA_HIDDEN,)),
-    ModelFamily(name="phi3", model_types=("phi3",), fused_qkv="qkv_proj", fused_gate_up="gate_up_proj",
-                unsupported=(PHI3_KV,)),
+    ModelFamily(
+        name="gemma2",
+        model_types=("gemma2", "gemma3_text"),
+        norms=(
+            "input_layernorm",
+            "post_attention_layernorm",
+            "pre_feedforward_layernorm",
+            "post_feedforward_layernorm",
+        ),
+        unsupported=(GEMMA_HIDDEN,),
+    ),
+    ModelFamily(
+        name="phi3", model_types=("phi3",), fused_qkv="qkv_proj", fused_gate_up="gate_up_proj", unsupported=(PHI3_KV,)
+    ),
 )
 
 
@@ -119,7 +128,5 @@ def compressible_linears(model: Any) -> list[tuple[str, Any]]:
 
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     return [
-        (name, module)
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Linear) and module is not head
+        (name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear) and module is not head
     ]

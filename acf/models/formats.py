@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from acf.tensor_format import TensorFormat
+from acf.types.tensor_format import TensorFormat
 
 
 def candidate_format(model: Any, tensor_formats: dict[str, TensorFormat]) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Iterator
 from acf.errors import ModelNotFoundError
 from acf.rundir.files import atomic_write_json, cache_dir, read_json
 
+
 def fingerprint(path: Path) -> str:
     """A content hash of the config and weight files (memoised per file size and mtime)."""
     files = sorted(p for p in Path(path).iterdir() if p.suffix in {".json", ".safetensors"} and p.is_file())

@@ -8,8 +8,9 @@ from types import ModuleType
 from acf.errors import BackendImportError, MissingBackendError
 
 
-def import_backend(module: str, *, purpose: str, package: str | None = None, extra: str | None = None,
-                   install_hint: str | None = None) -> ModuleType:
+def import_backend(
+    module: str, *, purpose: str, package: str | None = None, extra: str | None = None, install_hint: str | None = None
+) -> ModuleType:
     """Import `module` for `purpose` (e.g. "the nevergrad searcher").
 
     Not installed → `MissingBackendError` with how to install it: `pip install 'acf[EXTRA]'` for acf's own

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from acf.context import Context
 from acf.errors import AcfError
-from acf.measurement import Measurement
-from acf.search.objectives import Metric
+from acf.plugins.context import Context
+from acf.types.measurement import Measurement
+from acf.types.objectives import Metric
 
 
 class Evaluator:
@@ -38,6 +38,10 @@ class Evaluator:
     fidelities: ClassVar[tuple[str, ...]] = ("full",)
     default_fidelity: ClassVar[str] = "full"
     is_task: ClassVar[bool] = False
+    # True for a cost evaluator a search measures when `--evaluator` names none (size, latency, memory).
+    in_default_runs: ClassVar[bool] = False
+    # Metrics this evaluator puts on the frontier when `--objective` names none (besides the task metric).
+    default_objectives: ClassVar[tuple[str, ...]] = ()
     # True when the result depends only on the model and the strategy: the cache reuses it on any machine of the
     # same device type. False for readings of the machine (timings, memory, energy): reused only on the same hardware.
     deterministic: ClassVar[bool] = True
@@ -63,8 +67,10 @@ class Evaluator:
         given = {k: _convert(k, v, defaults[k]) for k, v in options.items() if v is not None}
         self.options = {**defaults, **given}
         if self.variants and self.options["variant"] not in self.variants:
-            raise AcfError(f"{self.name} has no variant {self.options['variant']!r}; variants: "
-                           + ", ".join(f"{k} ({v})" for k, v in self.variants.items()))
+            raise AcfError(
+                f"{self.name} has no variant {self.options['variant']!r}; variants: "
+                + ", ".join(f"{k} ({v})" for k, v in self.variants.items())
+            )
 
     @property
     def variant(self) -> str | None:
@@ -92,12 +98,12 @@ class Evaluator:
 
     def shared(self, ctx: Context, build: Any, *options: str) -> Any:
         """`build()` once per run for this evaluator and the values of `options` (e.g. its data file), then
-        the same object from `ctx.cache` (data loaded once, whatever the fidelity or episode). Each place that
+        the same object from `ctx.memo` (data loaded once, whatever the fidelity or episode). Each place that
         calls it (the function `build` is defined in) keeps its own object."""
         key = (self.name, getattr(build, "__qualname__", ""), *((name, self.options.get(name)) for name in options))
-        if key not in ctx.cache:
-            ctx.cache[key] = build()
-        return ctx.cache[key]
+        if key not in ctx.memo:
+            ctx.memo[key] = build()
+        return ctx.memo[key]
 
     def evaluate(self, model: Any, ctx: Context, fidelity: str) -> dict[str, Measurement]:
         raise NotImplementedError

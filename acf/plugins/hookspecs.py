@@ -1,8 +1,9 @@
 """Every hook acf calls. Implement them in a plugin with `from acf import hookimpl`.
 
 Each `register_*` hook is called once when acf builds its registry (lazily, the first time a method,
-evaluator, searcher, preset, alias, tracker or runtime is looked up). `register` takes the thing to add; registering a name
-another plugin already registered for the same kind raises `PluginCollisionError` naming both plugins.
+evaluator, searcher, preset, alias, tracker or runtime is looked up). `register` takes the thing to add;
+registering a name another plugin already registered for the same kind raises `PluginCollisionError` naming both
+plugins.
 """
 
 from __future__ import annotations

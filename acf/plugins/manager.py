@@ -59,7 +59,11 @@ def load_plugins() -> pluggy.PluginManager:
         _distributions[module_name] = ("acf", acf_version)
     for ep in entry_points(group="acf"):
         dist = ep.dist.name if ep.dist else ep.name
-        if ep.name in disabled or dist in disabled or (allowed is not None and ep.name not in allowed and dist not in allowed):
+        if (
+            ep.name in disabled
+            or dist in disabled
+            or (allowed is not None and ep.name not in allowed and dist not in allowed)
+        ):
             continue
         try:
             pm.register(ep.load(), name=ep.name)
@@ -127,5 +131,3 @@ def unregister_plugin(name: str) -> None:
 def hooks_of(plugin_name: str) -> list[str]:
     plugin = pm.get_plugin(plugin_name)
     return sorted(c.name for c in pm.get_hookcallers(plugin) or [])
-
-

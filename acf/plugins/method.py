@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from acf.context import Context
-from acf.models.spec import ModelSpec
-from acf.search.space import Space
+from acf.plugins.context import Context
+from acf.types.space import Space
+from acf.types.spec import ModelSpec
 
 
 class Stage(IntEnum):
@@ -101,9 +101,10 @@ class Method:
         """Make a reloaded export run like the in-memory model (same kernels), so `acf export`'s reload check
         compares the stored weights and not a kernel choice; the default does nothing."""
 
-    def save(self, model: Any, folder: Path, ctx: Context) -> bool:
+    def write(self, model: Any, folder: Path, ctx: Context) -> bool:
         """Write `model` as a Hugging Face folder when `save_pretrained` alone would not do; return True if done.
 
-        `acf export` asks the strategy's steps, last first; when none handles it, `save_pretrained` runs.
+        Whenever a candidate is written (`acf.toolkit.write_candidate`: for its size, its runtime, `acf export`),
+        the strategy's steps are asked, last first; when none handles it, `save_pretrained` runs.
         """
         return False

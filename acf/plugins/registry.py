@@ -1,4 +1,5 @@
-"""The registry: every method, evaluator, searcher, preset, alias, tracker and runtime the plugins registered, by kind."""
+"""The registry: every method, evaluator, searcher, preset, alias, tracker and runtime the plugins registered, by
+kind."""
 
 from __future__ import annotations
 
@@ -16,9 +17,21 @@ KINDS = {
     "tracker": "register_trackers",
     "runtime": "register_runtimes",
 }
-PLURAL = {"method": "methods", "evaluator": "evaluators", "searcher": "searchers",
-          "reward_preset": "reward_presets", "model_alias": "model_aliases",
-          "tracker": "trackers", "runtime": "runtimes"}
+PLURAL = {
+    "method": "methods",
+    "evaluator": "evaluators",
+    "searcher": "searchers",
+    "reward_preset": "reward_presets",
+    "model_alias": "model_aliases",
+    "tracker": "trackers",
+    "runtime": "runtimes",
+}
+
+
+def marked_as(cls: Any, flag: str) -> bool:
+    """Whether a registered class sets `flag` (`default`, `fallback`, `in_default_runs`) itself: a plugin's subclass
+    of the default searcher is not the default too."""
+    return bool(vars(cls).get(flag, False)) if isinstance(cls, type) else bool(getattr(cls, flag, False))
 
 
 @dataclass
@@ -45,6 +58,16 @@ class Registry:
         except KeyError:
             raise UnknownPluginError(kind.replace("_", " "), name, list(self.items[kind])) from None
 
+    def default(self, kind: str, flag: str = "default") -> str:
+        """The name of the one `kind` registered with `flag` set (`Searcher.default`, `RewardPreset.default`)."""
+        marked = [name for name, (obj, _) in self.items[kind].items() if marked_as(obj, flag)]
+        if len(marked) != 1:
+            raise PluginCollisionError(
+                f"exactly one {kind.replace('_', ' ')} must set {flag} = True; {', '.join(marked) or 'none does'}",
+                hint="disable one of them with ACF_DISABLED_PLUGINS" if marked else None,
+            )
+        return marked[0]
+
     def names(self, kind: str) -> list[str]:
         return sorted(self.items[kind])
 
@@ -52,7 +75,4 @@ class Registry:
         return {name: obj for name, (obj, _) in self.items[kind].items()}
 
     def by_plugin(self, plugin: str) -> dict[str, list[str]]:
-        return {
-            kind: sorted(n for n, (_, p) in entries.items() if p == plugin)
-            for kind, entries in self.items.items()
-        }
+        return {kind: sorted(n for n, (_, p) in entries.items() if p == plugin) for kind, entries in self.items.items()}

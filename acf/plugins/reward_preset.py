@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:  # a plugin module that registers a preset must stay cheap to import (acf --help)
-    from acf.search.objectives import Metric
+    from acf.types.objectives import Metric
 
 
 class RewardPreset:
@@ -26,6 +26,8 @@ class RewardPreset:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # True for the preset a run uses when `--reward` names none (one plugin marks one: balanced).
+    default: ClassVar[bool] = False
     category_weights: ClassVar[dict[str, float]] = {}
     # Extra objectives this preset wants on the frontier beyond the task metric and size.
     extra_objectives: ClassVar[tuple[str, ...]] = ()

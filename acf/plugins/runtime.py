@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 
 from acf.errors import AcfError, UnknownPluginError
 from acf.models.formats import candidate_format
+from acf.plugins.context import Context
+from acf.plugins.registry import marked_as
 
 
 class Deployment:
@@ -75,7 +77,8 @@ class Runtime:
             register(MyServer)
 
     `--runtime NAME` measures every candidate on it; `--runtime auto` (the default) picks, per candidate, the
-    first available runtime (in `priority` order, highest first) that runs its format natively, else `hf`.
+    first available runtime (in `priority` order, highest first) that runs its format natively, else the one
+    marked `fallback` (hf).
     """
 
     name: ClassVar[str] = ""
@@ -86,6 +89,9 @@ class Runtime:
     # Devices ("cpu", "cuda") it runs on.
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda")
     priority: ClassVar[int] = 0
+    # True for the runtime that measures a candidate no available runtime runs natively (its numbers then marked
+    # simulated); one plugin marks one: hf.
+    fallback: ClassVar[bool] = False
 
     def unavailable(self, device: str) -> str | None:
         """Why this runtime cannot run here (missing library, wrong device), or None."""
@@ -97,15 +103,17 @@ class Runtime:
     def runs_natively(self, fmt: str) -> bool:
         return fmt in self.native_formats
 
-    def deploy(self, model: Any, ctx: Any, fmt: str) -> Deployment:
+    def deploy(self, model: Any, ctx: Context, fmt: str) -> Deployment:
+        """`model` (the candidate, in format `fmt`) deployed for measuring; `ctx.checkpoint(model)` and
+        `ctx.artifact(model, kind, build)` give it written to disk."""
         raise NotImplementedError
 
 
 class Runtimes:
     """The runtimes that can measure cost on `device`, and the one that measures each candidate: `wanted` by
     name, or with `auto` the available runtime of highest priority that runs the candidate's format natively,
-    else `hf` (which then marks its numbers simulated). Naming one that is unknown or cannot run here is an
-    error before any model work."""
+    else the fallback runtime (`Runtime.fallback`: hf, which then marks its numbers simulated). Naming one that is
+    unknown or cannot run here is an error before any model work."""
 
     def __init__(self, known: dict[str, type], wanted: str, device: str):
         if wanted != "auto":
@@ -115,7 +123,11 @@ class Runtimes:
             if why_not:
                 raise AcfError(f"runtime {wanted} cannot measure here: {why_not}")
         self.wanted, self.device = wanted, device
-        self.available = {n: c for n, c in known.items() if n == "hf" or c().unavailable(device) is None}
+        fallbacks = [n for n, c in known.items() if marked_as(c, "fallback")]
+        if len(fallbacks) != 1:
+            raise AcfError(f"exactly one runtime must be the fallback (Runtime.fallback), got {fallbacks or 'none'}")
+        self.fallback = fallbacks[0]
+        self.available = {n: c for n, c in known.items() if n == self.fallback or c().unavailable(device) is None}
 
     def choose(self, fmt: str) -> Runtime:
         if self.wanted != "auto":
@@ -123,9 +135,9 @@ class Runtimes:
         for runtime in (cls() for cls in sorted(self.available.values(), key=lambda c: -c.priority)):
             if runtime.runs_natively(fmt):
                 return runtime
-        return self.available["hf"]()
+        return self.available[self.fallback]()
 
-    def deploy(self, model: Any, ctx: Any) -> Deployment:
+    def deploy(self, model: Any, ctx: Context) -> Deployment:
         """The candidate deployed on the runtime that measures its cost (`Context.deploy`)."""
         fmt = candidate_format(model, ctx.tensor_formats)
         return self.choose(fmt).deploy(model, ctx, fmt)

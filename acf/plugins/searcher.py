@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from acf.search.space import Space
+from acf.plugins.view import RunView
+from acf.types.space import Space
 
 
 class Searcher:
@@ -40,6 +41,8 @@ class Searcher:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # True for the searcher a run uses when `--searcher` names none (one plugin marks one: nevergrad).
+    default: ClassVar[bool] = False
 
     def __init__(self, space: Space, *, num_objectives: int, budget: int, seed: int, workers: int = 1):
         import numpy as np
@@ -51,9 +54,9 @@ class Searcher:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
 
-    def attach(self, run: Any) -> None:
+    def attach(self, run: RunView) -> None:
         """Called once, after the baseline and before the first ask, with a read-only view of the run
-        (`acf.search.view.RunView`: the model spec, methods, objectives, constraints, baseline, results so far,
+        (`acf.RunView`: the model spec, methods, objectives, constraints, baseline, results so far,
         the frontier, a validator and a place to record what the searcher did). A searcher that reasons about
         the run (the `agent`) keeps it; the default ignores it. A searcher whose `__init__` takes `config` is
         given the `RunConfig` when it is built, before any model work (to check its own settings)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from acf.rundir.config import RunConfig
-from acf.rundir.results import EpisodeResult
+from acf.types.config import RunConfig
+from acf.types.results import EpisodeResult
 
 
 class Tracker:

@@ -11,8 +11,8 @@ from typing import Any
 from acf.api import load_run
 from acf.rundir.files import atomic_write_text
 from acf.rundir.store import RunStore
-from acf.search.frontier import build_frontier
-from acf.search.objectives import Constraint
+from acf.types.frontier import build_frontier
+from acf.types.objectives import Constraint
 
 
 def report_data(run_dir: str | Path) -> dict[str, Any]:
@@ -26,15 +26,34 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
     frontier = result.frontier
     baseline = {k: v.model_dump() for k, v in (store.read_baseline() or frontier.baseline).items()}
     ids = {c.id for c in frontier.candidates}
-    episodes = [{
-        "id": c.id, "episode": c.episode, "strategy": c.strategy.describe(), "status": c.status, "reason": c.reason,
-        "reward": c.reward, "feasible": c.feasible, "violations": c.violations, "frontier": c.id in ids,
-        "recommended": c.id == frontier.recommended, "cached": c.cached, "seconds": c.seconds,
-        "measurements": {k: m.model_dump() for k, m in c.measurements.items()},
-        "allocation": allocation(c.steps), "rationale": c.rationale,
-    } for c in result.candidates]
-    hypervolume = [build_frontier(result.candidates[:k], frontier.objectives, frontier.baseline).hypervolume
-                   for k in range(1, len(result.candidates) + 1)] if frontier.baseline else []
+    episodes = [
+        {
+            "id": c.id,
+            "episode": c.episode,
+            "strategy": c.strategy.describe(),
+            "status": c.status,
+            "reason": c.reason,
+            "reward": c.reward,
+            "feasible": c.feasible,
+            "violations": c.violations,
+            "frontier": c.id in ids,
+            "recommended": c.id == frontier.recommended,
+            "cached": c.cached,
+            "seconds": c.seconds,
+            "measurements": {k: m.model_dump() for k, m in c.measurements.items()},
+            "allocation": allocation(c.steps),
+            "rationale": c.rationale,
+        }
+        for c in result.candidates
+    ]
+    hypervolume = (
+        [
+            build_frontier(result.candidates[:k], frontier.objectives, frontier.baseline).hypervolume
+            for k in range(1, len(result.candidates) + 1)
+        ]
+        if frontier.baseline
+        else []
+    )
     constraints = []
     for text in config.get("constraints", []):
         c = Constraint.parse(text)
@@ -45,12 +64,19 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
             constraints.append({"text": text, "metric": c.metric, "op": c.op, "threshold": None})
     metrics = sorted({k for e in episodes for k in e["measurements"]} | set(baseline))
     return {
-        "run_dir": str(run_dir), "config": config, "spec": spec,
+        "run_dir": str(run_dir),
+        "config": config,
+        "spec": spec,
         "objectives": [m.model_dump() for m in frontier.objectives],
         "directions": {m.name: m.direction for m in frontier.objectives},
-        "metrics": metrics, "baseline": baseline, "episodes": episodes, "constraints": constraints,
-        "recommended": frontier.recommended, "recommended_reason": frontier.recommended_reason,
-        "hypervolume": hypervolume, "frontier_size": len(frontier.candidates),
+        "metrics": metrics,
+        "baseline": baseline,
+        "episodes": episodes,
+        "constraints": constraints,
+        "recommended": frontier.recommended,
+        "recommended_reason": frontier.recommended_reason,
+        "hypervolume": hypervolume,
+        "frontier_size": len(frontier.candidates),
         "finished": final is not None,
         "promotion": final.promotion.model_dump(mode="json") if final and final.promotion else None,
     }
@@ -72,6 +98,6 @@ def render(run_dir: str | Path) -> str:
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     run_dir = Path(run_dir)
     RunStore(run_dir).read_config()  # not a run directory: a one-line error
-    out = Path(out) if out else run_dir / "report.html"
+    out = Path(out) if out else RunStore(run_dir).report_path()
     atomic_write_text(out, render(run_dir))
     return out

@@ -23,9 +23,15 @@ def summarise(run_dir: Path) -> dict[str, Any]:
         status = "finished"
     else:
         status = "interrupted"
-    return {"run_dir": str(run_dir), "model": config.model, "dataset": config.dataset,
-            "episodes": len(results), "planned": config.episodes, "best_reward": max(rewards, default=None),
-            "status": status}
+    return {
+        "run_dir": str(run_dir),
+        "model": config.model,
+        "dataset": config.dataset,
+        "episodes": len(results),
+        "planned": config.episodes,
+        "best_reward": max(rewards, default=None),
+        "status": status,
+    }
 
 
 def list_runs(folder: str | Path) -> list[dict[str, Any]]:

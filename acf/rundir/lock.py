@@ -7,13 +7,14 @@ import os
 from pathlib import Path
 
 from acf.errors import RunStoreError
+from acf.rundir.names import RUN_LOCK
 
 
 class RunLock:
     """An exclusive, advisory lock on `run.lock`; released when the process dies, even by SIGKILL."""
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "run.lock"
+        self.path = Path(run_dir) / RUN_LOCK
         self._fh = None
 
     def acquire(self) -> None:

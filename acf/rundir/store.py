@@ -1,12 +1,7 @@
-"""The run directory, typed: every file name of a run lives here, and each file is read and written as its model.
-
-    run_config.json  model_spec.json  baseline.json  pareto_frontier.json  final_results.json  run.lock
-    episode_NNN/strategy.json  episode_NNN/result.json  episode_NNN/error.txt
-"""
+"""The run directory, typed: each file of a run (named in `acf.rundir.names`) read and written as its model."""
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -14,25 +9,32 @@ from typing import Any
 from pydantic import ValidationError
 
 from acf.errors import RunStoreError
-from acf.measurement import Measurement
-from acf.rundir.config import RunConfig
 from acf.rundir.files import atomic_write_json, atomic_write_text, read_json
 from acf.rundir.lock import RunLock
-from acf.rundir.results import EpisodeResult, FinalResults
-from acf.search.frontier import Frontier
-from acf.search.strategy import Strategy
+from acf.rundir.names import (
+    BASELINE,
+    EPISODE_DIR,
+    ERROR,
+    FINAL,
+    FRONTIER,
+    MODEL_SPEC,
+    REPORT,
+    RESULT,
+    RUN_CONFIG,
+    SEARCHER_RECORDS,
+    STRATEGY,
+    SUGGESTIONS,
+)
+from acf.types.config import RunConfig
+from acf.types.frontier import Frontier
+from acf.types.measurement import Measurement
+from acf.types.results import EpisodeResult, FinalResults
+from acf.types.strategy import Strategy
 
-RUN_CONFIG = "run_config.json"
-MODEL_SPEC = "model_spec.json"
-BASELINE = "baseline.json"
-FRONTIER = "pareto_frontier.json"
-FINAL = "final_results.json"
-STRATEGY = "strategy.json"
-RESULT = "result.json"
-ERROR = "error.txt"
-SUGGESTIONS = "suggestions.json"
-SEARCHER_RECORDS = "searcher"  # a folder: the searcher's own records (the agent's rounds), round_NNN.json
-EPISODE_DIR = re.compile(r"^episode_(\d{3,})$")
+
+def run_summary_files(run_dir: Path) -> list[Path]:
+    """The summary files of the run in `run_dir` that exist now (frontier, final results, report)."""
+    return RunStore(run_dir).summary_files()
 
 
 def is_run_dir(path: Path) -> bool:
@@ -110,6 +112,13 @@ class RunStore:
     def final_path(self) -> Path:
         return self.dir / FINAL
 
+    def report_path(self) -> Path:
+        return self.dir / REPORT
+
+    def summary_files(self) -> list[Path]:
+        """The run's summary files that exist now (frontier, final results, report): what a tracker keeps."""
+        return [p for p in (self.dir / FRONTIER, self.dir / FINAL, self.report_path()) if p.is_file()]
+
     # ------------------------------------------------------------------ episodes
     def write_suggestions(self, strategies: list[dict[str, Any]]) -> None:
         atomic_write_json(self.dir / SUGGESTIONS, strategies)
@@ -123,14 +132,22 @@ class RunStore:
     def episode_dir(self, episode: int) -> Path:
         return self.dir / f"episode_{episode:03d}"
 
-    def write_strategy(self, episode: int, point: dict[str, Any], strategy: Strategy, asked_after: int | None = None,
-                       rationale: str | None = None) -> None:
+    def write_strategy(
+        self,
+        episode: int,
+        point: dict[str, Any],
+        strategy: Strategy,
+        asked_after: int | None = None,
+        rationale: str | None = None,
+    ) -> None:
         """An episode's point as the searcher proposed it, before any work; `asked_after`: how many results the
         searcher had been told then (default: all earlier episodes', as a one-at-a-time run does); `rationale`:
         why the searcher proposed it, when it says."""
         after = episode - 1 if asked_after is None else asked_after
-        atomic_write_json(self.episode_dir(episode) / STRATEGY, {"point": point, "asked_after": after,
-                                                                 "rationale": rationale, **strategy.model_dump(mode="json")})
+        atomic_write_json(
+            self.episode_dir(episode) / STRATEGY,
+            {"point": point, "asked_after": after, "rationale": rationale, **strategy.model_dump(mode="json")},
+        )
 
     def rationale(self, episode: int) -> str | None:
         path = self.episode_dir(episode) / STRATEGY
@@ -195,8 +212,11 @@ class RunStore:
                 try:
                     results.append(self._model(EpisodeResult, path))
                 except RunStoreError as exc:
-                    warnings.warn(f"{exc}; episode {episode} and later ones (in the order they finished) are run "
-                                  "again on resume (their evaluations are cached)", stacklevel=2)
+                    warnings.warn(
+                        f"{exc}; episode {episode} and later ones (in the order they finished) are run "
+                        "again on resume (their evaluations are cached)",
+                        stacklevel=2,
+                    )
         return results
 
     def episode_numbers(self) -> list[int]:

@@ -15,14 +15,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from acf.errors import StrategyError
-from acf.gpu_monitor import GpuMemoryMonitor
-from acf.measurement import Measurement
 from acf.plugins.method import Method
-from acf.preflight import PreflightRefused
 from acf.search.deadline import deadline, describe_failure
-from acf.search.frontier import Frontier, dominated_at_best
 from acf.search.pipelines import point_to_strategy
-from acf.search.strategy import Step, Strategy
+from acf.session.preflight import PreflightRefused
+from acf.system.gpu_monitor import GpuMemoryMonitor
+from acf.types.frontier import Frontier, dominated_at_best
+from acf.types.measurement import Measurement
+from acf.types.strategy import Step, Strategy
 
 
 class Outcome(BaseModel):
@@ -41,8 +41,9 @@ class Outcome(BaseModel):
     attempts: int = 1
 
 
-def evaluate_point(session: Any, point: dict[str, Any], *, timeout_s: float | None,
-                   frontier: Frontier | None) -> Outcome:
+def evaluate_point(
+    session: Any, point: dict[str, Any], *, timeout_s: float | None, frontier: Frontier | None
+) -> Outcome:
     """One episode's work: validate, pre-flight, apply, measure (its costs timed once when `frontier` dominates it
     even at its best case). A failure is an outcome, never an exception."""
     started = time.time()
@@ -53,15 +54,17 @@ def evaluate_point(session: Any, point: dict[str, Any], *, timeout_s: float | No
         outcome.strategy = strategy
         with deadline(timeout_s), GpuMemoryMonitor(session.device) as gpu:
             measurements, cached, steps = session.measure(strategy, screen=screen)
-        outcome = outcome.model_copy(update={"measurements": measurements, "cached": cached, "steps": steps,
-                                             "gpu_memory_peak_mb": gpu.peak_mb})
+        outcome = outcome.model_copy(
+            update={"measurements": measurements, "cached": cached, "steps": steps, "gpu_memory_peak_mb": gpu.peak_mb}
+        )
     except PreflightRefused as exc:
         outcome = outcome.model_copy(update={"status": "skipped", "reason": str(exc)})
     except StrategyError as exc:
         outcome = outcome.model_copy(update={"status": "skipped", "reason": f"invalid strategy: {exc}"})
     except Exception as exc:  # a failing step or evaluator fails the episode, not the run
-        outcome = outcome.model_copy(update={"status": "failed", "reason": describe_failure(exc),
-                                             "error": traceback.format_exc()})
+        outcome = outcome.model_copy(
+            update={"status": "failed", "reason": describe_failure(exc), "error": traceback.format_exc()}
+        )
     finally:
         session.release()
     outcome.seconds = round(time.time() - started, 3)

@@ -8,61 +8,63 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from acf.errors import AcfError, Interrupted, RunStoreError, StrategyError
-from acf.measurement import Measurement
+from acf.errors import Interrupted, RunStoreError, StrategyError
 from acf.plugins.manager import registry
-from acf.progress import Progress
+from acf.plugins.registry import marked_as
+from acf.plugins.view import RunView
 from acf.rundir.cache import EvalCache
-from acf.rundir.config import DEFAULT_COST_EVALUATORS, RunConfig
-from acf.rundir.results import EpisodeCounts, EpisodeResult, FinalResults
 from acf.rundir.store import RunStore
 from acf.search.executors import Executor, LocalExecutor, Outcome
-from acf.search.ray_executor import RayExecutor
-from acf.search.frontier import Frontier, build_frontier
-from acf.search.objectives import Constraint, Metric, check_constraints, gain
+from acf.search.goals import run_goals
+from acf.search.outcomes import final_results, score, summary_line
 from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strategy_space, strategy_to_point
 from acf.search.promotion import promote
-from acf.search.proposals import Proposer, normal_point
-from acf.search.reward import reward
-from acf.search.strategy import Strategy
-from acf.search.view import RunView
-from acf.session import Session
+from acf.search.proposals import Proposer, checked_proposal, given_point, normal_point
+from acf.search.ray_executor import RayExecutor
+from acf.search.replay import replay
+from acf.session.session import Session
+from acf.system.progress import Progress
+from acf.types.config import RunConfig
+from acf.types.frontier import Frontier, build_frontier
+from acf.types.measurement import Measurement
+from acf.types.results import EpisodeResult, FinalResults
+from acf.types.strategy import Strategy
 
 
 class Search:
     """One search over one model and task; building it validates everything before any model work."""
 
-    def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False,
-                 progress: Progress | None = None, cache: EvalCache | None = None):
-        self.config = config
+    def __init__(
+        self,
+        config: RunConfig,
+        run_dir: Path,
+        *,
+        resume: bool = False,
+        progress: Progress | None = None,
+        cache: EvalCache | None = None,
+    ):
+        reg = registry()
+        # the searcher and preset a plugin marks as the default, when none is named (run_config.json keeps the name)
+        self.config = config = config.model_copy(
+            update={
+                "searcher": config.searcher or reg.default("searcher"),
+                "reward": config.reward or reg.default("reward_preset"),
+            }
+        )
         self.store = RunStore(run_dir)
         self.resume = resume
         self.progress = progress or Progress()
         self.candidates: list[EpisodeResult] = []
         self.baseline: dict[str, Measurement] = {}
         self._check_run_dir()
-        reg = registry()
         searcher_cls = reg.get("searcher", config.searcher)
         preset = reg.get("reward_preset", config.reward)()
-        cost = config.evaluators or list(DEFAULT_COST_EVALUATORS)
-        self.session = Session.from_config(config.model_copy(update={"evaluators": cost}), work_dir=self.store.dir,
-                                           progress=self.progress, cache=cache)
+        cost = config.evaluators or [n for n, cls in reg.all("evaluator").items() if marked_as(cls, "in_default_runs")]
+        self.session = Session.from_config(
+            config.model_copy(update={"evaluators": cost}), work_dir=self.store.dir, progress=self.progress, cache=cache
+        )
         s = self.session
-        metrics: dict[str, Metric] = {}
-        for ev in s.evaluators:
-            metrics.update({m.name: m for m in ev.metrics_for(s.fidelity[ev.name])})
-        names = config.objectives or [s.task.primary_metric(s.fidelity[s.task.name]), "size_mb", *preset.extra_objectives]
-        unknown = [n for n in names if n not in metrics]
-        if unknown:
-            raise AcfError(f"unknown objective(s) {', '.join(unknown)}; metrics in this run: {', '.join(sorted(metrics))}")
-        self.objectives = [metrics[n] for n in dict.fromkeys(names)]
-        self.constraints = [Constraint.parse(c) for c in config.constraints]
-        lowest = {c.metric: {n: m.lowest(s.spec, c.metric) for n, m in s.methods.items()} for c in self.constraints}
-        check_constraints(self.constraints, metrics, lowest)
-        unknown_w = [k for k in config.weights if k not in metrics]
-        if unknown_w:
-            raise AcfError(f"--weight names unknown metric(s) {', '.join(unknown_w)}")
-        self.weights = {**preset.weights(self.objectives), **config.weights}
+        self.objectives, self.constraints, self.weights = run_goals(s, config, preset)
         self.trackers = [reg.get("tracker", name)(uri=config.track_uri) for name in dict.fromkeys(config.track)]
         self.space = strategy_space(s.methods, s.spec, enumerate_pipelines(s.methods, config.max_steps))
         self.given = [self._given_point(i, raw) for i, raw in enumerate(config.strategies, 1)]
@@ -71,8 +73,9 @@ class Search:
         self.executor = self._executor(cost)
         takes = inspect.signature(searcher_cls.__init__).parameters  # a plugin's may take neither
         extra = {k: v for k, v in (("workers", self.executor.slots), ("config", config)) if k in takes}
-        self.searcher = searcher_cls(self.space, num_objectives=len(self.objectives), budget=config.episodes,
-                                     seed=config.seed, **extra)
+        self.searcher = searcher_cls(
+            self.space, num_objectives=len(self.objectives), budget=config.episodes, seed=config.seed, **extra
+        )
 
     def _executor(self, cost: list[str]) -> Executor:
         if self.config.executor == "ray":
@@ -90,35 +93,36 @@ class Search:
                     hint="resume with the same arguments (or just 'acf resume DIR'), or use another --run-dir",
                 )
         elif self.store.exists() or self.store.episode_numbers():
-            raise RunStoreError(f"{self.store.dir} already holds a run",
-                                hint="pass --resume to continue it, or choose another --run-dir")
+            raise RunStoreError(
+                f"{self.store.dir} already holds a run",
+                hint="pass --resume to continue it, or choose another --run-dir",
+            )
 
     def _given_point(self, number: int, raw: dict[str, Any]) -> dict[str, Any]:
-        """A user's --strategy, validated against this run's methods and model, as a searcher point."""
-        try:
-            strategy = self.session.validate(Strategy.model_validate(raw))
-        except StrategyError as exc:
-            raise StrategyError(f"--strategy {number}: {exc}") from None
-        if len(strategy.steps) > self.config.max_steps:
-            raise StrategyError(f"--strategy {number} has {len(strategy.steps)} steps, more than --max-steps {self.config.max_steps}")
-        return normal_point(strategy_to_point(strategy))
+        return given_point(self.session, raw, number, self.config.max_steps)
 
     def _view(self) -> RunView:
         """What the searcher may see of this run (`Searcher.attach`)."""
         s = self.session
-        return RunView(spec=s.spec, space=self.space, methods={n: m.description for n, m in s.methods.items()},
-                       objectives=self.objectives, constraints=list(self.config.constraints), baseline=self.baseline,
-                       episodes=self.config.episodes, seed=self.config.seed, config=self.config,
-                       candidates=self.candidates, frontier=self.frontier, validate=self._proposal,
-                       save_record=self.store.write_searcher_record, load_record=self.store.read_searcher_record)
+        return RunView(
+            spec=s.spec,
+            space=self.space,
+            methods={n: m.description for n, m in s.methods.items()},
+            objectives=self.objectives,
+            constraints=list(self.config.constraints),
+            baseline=self.baseline,
+            episodes=self.config.episodes,
+            seed=self.config.seed,
+            config=self.config,
+            candidates=self.candidates,
+            frontier=self.frontier,
+            validate=self._proposal,
+            save_record=self.store.write_searcher_record,
+            load_record=self.store.read_searcher_record,
+        )
 
     def _proposal(self, raw: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-        """A strategy a searcher proposes (JSON), checked as a `--strategy` file is: its point, or why not."""
-        try:
-            return self._given_point(0, raw), None
-        except (StrategyError, ValueError) as exc:  # ValueError: pydantic's, for JSON that is not a strategy
-            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            return None, text.replace("--strategy 0: ", "").replace("--strategy 0 ", "it ")
+        return checked_proposal(self.session, raw, self.config.max_steps)
 
     def _suggestions(self) -> list[dict[str, Any]]:
         """What the run's methods suggest from the model itself (`Method.suggest`: a per-layer allocation at the
@@ -170,7 +174,19 @@ class Search:
             self.executor.close()
             self.progress.stop()
         frontier = self.frontier()
-        promotion = promote(self, frontier) if cfg.promote > 0 else None
+        promotion = (
+            promote(
+                s,
+                self.candidates,
+                frontier,
+                cfg.promote,
+                timeout_s=cfg.episode_timeout_s,
+                save=self.store.write_result,
+                progress=self.progress,
+            )
+            if cfg.promote > 0
+            else None
+        )
         final = self._final(frontier, time.time() - started, promotion)
         self.store.write_frontier(frontier)
         self.store.write_final(final)
@@ -194,8 +210,13 @@ class Search:
                 else:
                     asked += 1
                     number, point = asked, proposer.ask()
-                    self.store.write_strategy(number, point, point_to_strategy(point), asked_after=told,
-                                              rationale=self.searcher.rationale(point))
+                    self.store.write_strategy(
+                        number,
+                        point,
+                        point_to_strategy(point),
+                        asked_after=told,
+                        rationale=self.searcher.rationale(point),
+                    )
                 self.progress.episode(number, point_to_strategy(point).describe())
                 self.executor.submit(number, point, current)
                 in_flight[number] = point
@@ -219,44 +240,30 @@ class Search:
                 warnings.warn(f"tracker {tracker.name} failed at {event}: {type(exc).__name__}: {exc}", stacklevel=2)
 
     def _replay(self, proposer: Proposer) -> list[tuple[int, dict[str, Any]]]:
-        """Rebuild the searcher's state from the run directory, no model work: the same asks and tells in the same
-        interleaving as they happened. Returns the episodes asked but never finished (a killed run's in flight)."""
-        asked, told = self.store.history()
-        kept = {c.episode for c in told}
-        for stale in {c.episode for c in self.store.finished_episodes()} - kept:
-            self.store.discard_result(stale)  # told after a result that was lost: run again, not mistaken as done
-        results = iter(told)
-        done = 0
-        for number, point, after in asked:
-            while done < after:
-                self._replay_tell(proposer, next(results))
-                done += 1
-            if proposer.ask() != point:
-                raise RunStoreError(f"cannot resume {self.store.dir}: the searcher no longer proposes episode "
-                                    f"{number}'s strategy (was acf or a plugin upgraded?)")
-        for candidate in results:
-            self._replay_tell(proposer, candidate)
-        finished = {c.episode for c in self.candidates}
-        return [(number, point) for number, point, _ in asked if number not in finished]
+        """Rebuild the searcher's state from the run directory (`acf.search.replay`); returns the episodes asked but
+        never finished."""
+        return replay(self.store, proposer, self.candidates, self.progress)
 
-    def _replay_tell(self, proposer: Proposer, candidate: EpisodeResult) -> None:
-        proposer.tell(normal_point(candidate.point), candidate.losses, sum(candidate.violations.values()))
-        self.candidates.append(candidate)
-        self.candidates.sort(key=lambda c: c.episode)
-        self.progress.advance()
-
-    def _record(self, number: int, point: dict[str, Any], outcome: Outcome, told: int) -> tuple[EpisodeResult, Frontier]:
+    def _record(
+        self, number: int, point: dict[str, Any], outcome: Outcome, told: int
+    ) -> tuple[EpisodeResult, Frontier]:
         """An outcome as the episode's result: scored against the baseline, written, put on the frontier (returned)."""
         fields = outcome.model_dump(exclude={"error"})
         if outcome.status == "ok":
             missing = [m.name for m in self.objectives if m.name not in outcome.measurements]
             if missing:
                 fields.update(status="failed", reason=f"AcfError: evaluators returned no {', '.join(missing)}")
-        candidate = EpisodeResult(id=f"ep{number:03d}", episode=number, point=normal_point(point), told=told,
-                                  asked_after=self.store.asked_after(number), rationale=self.store.rationale(number),
-                                  **fields)
+        candidate = EpisodeResult(
+            id=f"ep{number:03d}",
+            episode=number,
+            point=normal_point(point),
+            told=told,
+            asked_after=self.store.asked_after(number),
+            rationale=self.store.rationale(number),
+            **fields,
+        )
         if candidate.status == "ok":
-            self._score(candidate)
+            score(candidate, self.baseline, self.objectives, self.constraints, self.weights)
         if outcome.error:
             self.store.write_error(number, outcome.error)
         self.store.write_result(candidate)
@@ -264,36 +271,20 @@ class Search:
         self.candidates.sort(key=lambda c: c.episode)
         frontier = self.frontier()
         self.store.write_frontier(frontier)
-        self.progress.log(_summary_line(candidate, self.objectives))
+        self.progress.log(summary_line(candidate, self.objectives))
         return candidate, frontier
-
-    def _score(self, c: EpisodeResult) -> None:
-        c.losses = [-gain(m, c.value(m.name), self.baseline[m.name].value) for m in self.objectives]
-        c.reward = reward(c.measurements, self.baseline, self.objectives, self.weights)
-        for con in self.constraints:
-            v = con.violation(c.value(con.metric), self.baseline[con.metric].value)
-            if v > 0:
-                c.violations[con.text] = v
-        c.feasible = not c.violations
 
     def frontier(self) -> Frontier:
         return build_frontier(self.candidates, self.objectives, self.baseline)
 
     def _final(self, frontier: Frontier, seconds: float, promotion: Any) -> FinalResults:
-        pick = next((c for c in self.candidates if c.id == frontier.recommended), None)
-        return FinalResults(
-            model=self.config.model, dataset=self.config.dataset,
-            episodes=EpisodeCounts(**{s: sum(c.status == s for c in self.candidates) for s in ("ok", "failed", "skipped")}),
-            objectives=self.objectives, constraints=self.config.constraints, baseline=self.baseline,
-            hypervolume=frontier.hypervolume, frontier=[c.id for c in frontier.candidates], recommended=pick,
-            recommended_reason=frontier.recommended_reason, blocking_constraint=frontier.blocking_constraint,
-            promotion=promotion, seconds=round(seconds, 2), searcher=self.searcher.summary(),
+        return final_results(
+            self.config,
+            self.candidates,
+            frontier,
+            self.objectives,
+            self.baseline,
+            seconds,
+            promotion,
+            self.searcher.summary(),
         )
-
-
-def _summary_line(c: EpisodeResult, objectives: list[Metric]) -> str:
-    if c.status != "ok":
-        return f"{c.id} {c.status}: {c.strategy.describe()} — {c.reason}"
-    values = ", ".join(f"{m.name}={c.value(m.name):.4g}" for m in objectives)
-    flag = "" if c.feasible else " (violates constraints)"
-    return f"{c.id} {c.strategy.describe()}: {values}, reward {c.reward:+.4f}{flag}{' [cached]' if c.cached else ''}"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from acf.search.space import Choice, Space
-from acf.search.strategy import Step, Strategy, check_order
+from acf.plugins.validation import check_order
+from acf.types.space import Choice, Space
+from acf.types.strategy import Step, Strategy
 
 if TYPE_CHECKING:
     from acf.plugins.method import Method
-    from acf.models.spec import ModelSpec
+    from acf.types.spec import ModelSpec
 
 PIPELINE = "pipeline"
 
@@ -44,7 +45,9 @@ def point_to_strategy(point: dict[str, Any]) -> Strategy:
     steps = []
     for method in point[PIPELINE].split("+"):
         prefix = f"{method}."
-        steps.append(Step(method=method, params={k[len(prefix):]: v for k, v in point.items() if k.startswith(prefix)}))
+        steps.append(
+            Step(method=method, params={k[len(prefix) :]: v for k, v in point.items() if k.startswith(prefix)})
+        )
     return Strategy(steps=steps)
 
 

@@ -8,43 +8,58 @@ reward. Ranking: candidates whose full-fidelity intervals overlap are tied — n
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Callable
 
-from acf.measurement import Measurement
-from acf.rundir.results import EpisodeResult, Promotion
 from acf.search.deadline import deadline, describe_failure
-from acf.search.frontier import Frontier
-from acf.search.objectives import Metric
+from acf.types.frontier import Frontier
+from acf.types.measurement import Measurement
+from acf.types.objectives import Metric
+from acf.types.results import EpisodeResult, Promotion
 
-if TYPE_CHECKING:
-    from acf.search.loop import Search
 
-
-def promote(search: "Search", frontier: Frontier) -> Promotion | None:
-    """Re-score the most promising candidates (and the baseline) at the task's full fidelity."""
-    session, task = search.session, search.session.task
+def promote(
+    session: Any,
+    candidates: list[EpisodeResult],
+    frontier: Frontier,
+    n: int,
+    *,
+    timeout_s: float | None,
+    save: Callable[[EpisodeResult], None],
+    progress: Any,
+) -> Promotion | None:
+    """Re-score the `n` most promising `candidates` (and the baseline) at the task's full fidelity on `session`;
+    each promoted candidate is saved (`save`) as soon as it is re-scored."""
+    task = session.dataset_evaluator
     full = task.fidelities[-1]
     if full == session.fidelity[task.name]:
         return None
     metric = task.primary_metric(session.fidelity[task.name])
-    picks = promotion_order(search.candidates, frontier, metric, search.config.promote)
-    search.progress.phase(f"promoting {len(picks)} candidates to {task.name} at fidelity {full}")
+    picks = promotion_order(candidates, frontier, metric, n)
+    progress.phase(f"promoting {len(picks)} candidates to {task.name} at fidelity {full}")
     baseline, _, _ = session.measure(None, evaluators=[task], fidelity={task.name: full})
     full_metric = next(m for m in task.metrics_for(full) if m.name == task.primary_metric(full))
     for c in picks:
         try:
-            with deadline(search.config.episode_timeout_s):
+            with deadline(timeout_s):
                 c.promoted, _, _ = session.measure(c.strategy, evaluators=[task], fidelity={task.name: full})
         except Exception as exc:  # a failed promotion loses nothing already measured
-            search.progress.log(f"{c.id}: promotion failed: {describe_failure(exc)}")
+            progress.log(f"{c.id}: promotion failed: {describe_failure(exc)}")
             continue
         finally:
             session.release()
-        search.store.write_result(c)
-    scores = {"baseline": baseline[full_metric.name],
-              **{c.id: c.promoted[full_metric.name] for c in picks if full_metric.name in c.promoted}}
-    return Promotion(fidelity=full, metric=full_metric.name, screened_on=metric, candidates=[c.id for c in picks],
-                     scores=scores, ranking=tied_ranking(scores, full_metric))
+        save(c)
+    scores = {
+        "baseline": baseline[full_metric.name],
+        **{c.id: c.promoted[full_metric.name] for c in picks if full_metric.name in c.promoted},
+    }
+    return Promotion(
+        fidelity=full,
+        metric=full_metric.name,
+        screened_on=metric,
+        candidates=[c.id for c in picks],
+        scores=scores,
+        ranking=tied_ranking(scores, full_metric),
+    )
 
 
 def promotion_order(candidates: list[EpisodeResult], frontier: Frontier, metric: str, n: int) -> list[EpisodeResult]:

@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable
 
+from acf.errors import StrategyError
+from acf.search.pipelines import strategy_to_point
+from acf.types.strategy import Strategy
+
 if TYPE_CHECKING:
     from acf.plugins.searcher import Searcher
 
@@ -36,8 +40,14 @@ class Proposer:
     user's `--strategy` files) come first, as they are; the searcher is told their scores too.
     """
 
-    def __init__(self, searcher: "Searcher", refuse: Callable[[dict[str, Any]], str | None] | None = None,
-                 *, given: list[dict[str, Any]] | None = None, max_redraws: int = MAX_REDRAWS):
+    def __init__(
+        self,
+        searcher: "Searcher",
+        refuse: Callable[[dict[str, Any]], str | None] | None = None,
+        *,
+        given: list[dict[str, Any]] | None = None,
+        max_redraws: int = MAX_REDRAWS,
+    ):
         self.searcher = searcher
         self.given = [normal_point(p) for p in given or []]
         self.refuse = refuse or (lambda point: None)
@@ -70,3 +80,23 @@ class Proposer:
         self.pending.discard(point_key(point))
         self.scored[point_key(point)] = (losses, violation)
         self.searcher.tell(point, losses, violation)
+
+
+def given_point(session: Any, raw: dict[str, Any], number: int, max_steps: int) -> dict[str, Any]:
+    """A user's `--strategy` (JSON), validated against the session's methods and model, as a searcher point."""
+    try:
+        strategy = session.validate(Strategy.model_validate(raw))
+    except StrategyError as exc:
+        raise StrategyError(f"--strategy {number}: {exc}") from None
+    if len(strategy.steps) > max_steps:
+        raise StrategyError(f"--strategy {number} has {len(strategy.steps)} steps, more than --max-steps {max_steps}")
+    return normal_point(strategy_to_point(strategy))
+
+
+def checked_proposal(session: Any, raw: dict[str, Any], max_steps: int) -> tuple[dict[str, Any] | None, str | None]:
+    """A strategy a searcher proposes (JSON), checked as a `--strategy` file is: its point, or why not."""
+    try:
+        return given_point(session, raw, 0, max_steps), None
+    except (StrategyError, ValueError) as exc:  # ValueError: pydantic's, for JSON that is not a strategy
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, text.replace("--strategy 0: ", "").replace("--strategy 0 ", "it ")

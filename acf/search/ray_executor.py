@@ -12,22 +12,32 @@ from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError
-from acf.measurement import Measurement
 from acf.plugins.backends import import_backend
-from acf.progress import Progress
-from acf.rundir.config import RunConfig
 from acf.search.executors import Executor, Outcome, evaluate_point, suggestions
-from acf.search.frontier import Frontier
 from acf.search.pipelines import point_to_strategy
-from acf.session import Session
+from acf.session.session import Session
+from acf.system.progress import Progress
+from acf.types.config import RunConfig
+from acf.types.frontier import Frontier
+from acf.types.measurement import Measurement
 
 MAX_ATTEMPTS = 3
 # How long a cluster address may take to accept a connection before it counts as unreachable.
 REACH_TIMEOUT_S = 5.0
 # What a worker needs to find the same plugins, caches and data as the driver (on one machine; on a cluster,
 # see docs/distributed.md: the cache directory belongs on shared storage).
-FORWARDED_ENV = ("ACF_CACHE_DIR", "ACF_ARTIFACT_CACHE_GB", "ACF_LOAD_PLUGINS", "ACF_DISABLED_PLUGINS", "ACF_DEBUG",
-                 "HF_HOME", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "PYTHONPATH", "LLM_COMPRESSOR_LOG_DISABLED")
+FORWARDED_ENV = (
+    "ACF_CACHE_DIR",
+    "ACF_ARTIFACT_CACHE_GB",
+    "ACF_LOAD_PLUGINS",
+    "ACF_DISABLED_PLUGINS",
+    "ACF_DEBUG",
+    "HF_HOME",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "PYTHONPATH",
+    "LLM_COMPRESSOR_LOG_DISABLED",
+)
 
 
 class Worker:
@@ -80,17 +90,25 @@ def connect(ray: Any, address: str | None, workers: int) -> bool:
     address = address or os.environ.get("RAY_ADDRESS")
     why_not = reachable(address) if address else None
     if why_not:
-        raise AcfError(f"cannot reach the Ray cluster at {address}: {why_not}",
-                       hint="check --ray-address (ray://HOST:10001, HOST:6379 or auto) and that the cluster is up")
+        raise AcfError(
+            f"cannot reach the Ray cluster at {address}: {why_not}",
+            hint="check --ray-address (ray://HOST:10001, HOST:6379 or auto) and that the cluster is up",
+        )
     try:
         if address:
             ray.init(address=address, log_to_driver=False, logging_level="ERROR")
         else:
-            ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR")
+            ray.init(
+                num_cpus=max(workers, os.cpu_count() or 1),
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level="ERROR",
+            )
     except Exception as exc:  # ConnectionError, a timeout, a bad address: all one line
-        raise AcfError(f"cannot reach the Ray cluster at {address or 'a new local cluster'}: {first_line(exc)}",
-                       hint="check --ray-address (ray://HOST:10001, HOST:6379 or auto) and that the cluster is up") from None
+        raise AcfError(
+            f"cannot reach the Ray cluster at {address or 'a new local cluster'}: {first_line(exc)}",
+            hint="check --ray-address (ray://HOST:10001, HOST:6379 or auto) and that the cluster is up",
+        ) from None
     return True
 
 
@@ -103,14 +121,21 @@ class RayExecutor(Executor):
         resources = ray.cluster_resources()
         gpus_needed = config.gpus_per_candidate * config.workers
         if gpus_needed > resources.get("GPU", 0):
-            raise AcfError(f"--workers {config.workers} × --gpus-per-candidate {config.gpus_per_candidate:g} needs "
-                           f"{gpus_needed:g} GPUs; the Ray cluster has {resources.get('GPU', 0):g}")
+            raise AcfError(
+                f"--workers {config.workers} × --gpus-per-candidate {config.gpus_per_candidate:g} needs "
+                f"{gpus_needed:g} GPUs; the Ray cluster has {resources.get('GPU', 0):g}"
+            )
         # a CPU slot per worker where the cluster has them; else the CPUs it has, shared
         cpus = min(1.0, resources.get("CPU", 1.0) / config.workers)
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         self.actor_cls = ray.remote(worker_cls)
-        self.actor_options = {"num_cpus": cpus, "num_gpus": config.gpus_per_candidate, "max_restarts": 0,
-                              "namespace": "acf", **({"runtime_env": {"env_vars": env}} if env else {})}
+        self.actor_options = {
+            "num_cpus": cpus,
+            "num_gpus": config.gpus_per_candidate,
+            "max_restarts": 0,
+            "namespace": "acf",
+            **({"runtime_env": {"env_vars": env}} if env else {}),
+        }
         self.generation = 0
         self.actors: dict[str, Any] = {}
         self.idle: list[str] = []
@@ -122,7 +147,8 @@ class RayExecutor(Executor):
         self.generation += 1
         name = f"acf-{os.getpid()}-{label}-{self.generation}"  # named, so an operator (or a test) can find it
         self.actors[label] = self.actor_cls.options(name=name, **self.actor_options).remote(
-            self.config.model_dump(mode="json"), str(self.run_dir), label)
+            self.config.model_dump(mode="json"), str(self.run_dir), label
+        )
         self.idle.append(label)
 
     def _call(self, method: str, *args: Any) -> Any:
@@ -134,7 +160,9 @@ class RayExecutor(Executor):
                 return self.ray.get(getattr(self.actors[label], method).remote(*args))
             except self.ray.exceptions.RayActorError as exc:
                 if attempt == MAX_ATTEMPTS:
-                    raise AcfError(f"the Ray worker died {attempt} times measuring the {method}: {first_line(exc)}") from None
+                    raise AcfError(
+                        f"the Ray worker died {attempt} times measuring the {method}: {first_line(exc)}"
+                    ) from None
                 self.progress.log(f"{label} died during the {method} ({first_line(exc)}); trying again on a new worker")
                 self._replace(label)
 
@@ -156,8 +184,10 @@ class RayExecutor(Executor):
         label = self.idle.pop(0)
         ref = self.actors[label].run.remote(point, snapshot)
         self.running[ref] = (episode, point, snapshot, label, attempt)
-        self.progress.running(label, f"episode {episode}: {point_to_strategy(point).describe()}"
-                                     + (f" (try {attempt})" if attempt > 1 else ""))
+        self.progress.running(
+            label,
+            f"episode {episode}: {point_to_strategy(point).describe()}" + (f" (try {attempt})" if attempt > 1 else ""),
+        )
 
     def wait(self) -> list[tuple[int, Outcome]]:
         ray = self.ray
@@ -179,8 +209,9 @@ class RayExecutor(Executor):
             if finished:
                 return finished
 
-    def _retry(self, episode: int, point: dict[str, Any], snapshot: Any, label: str, attempt: int,
-               exc: Exception) -> Outcome | None:
+    def _retry(
+        self, episode: int, point: dict[str, Any], snapshot: Any, label: str, attempt: int, exc: Exception
+    ) -> Outcome | None:
         """Replace the dead worker; run the candidate again on it, or fail it after `MAX_ATTEMPTS` tries."""
         first = first_line(exc)
         self.idle.append(label)  # busy no more: `_replace` swaps it for a new one at the head of the queue
@@ -190,8 +221,12 @@ class RayExecutor(Executor):
             frontier = Frontier.model_validate(snapshot) if snapshot else None
             self.submit(episode, point, frontier, attempt + 1)
             return None
-        return Outcome(strategy=point_to_strategy(point), status="failed", worker=label,
-                       reason=f"the worker died {attempt} times running it: {first}")
+        return Outcome(
+            strategy=point_to_strategy(point),
+            status="failed",
+            worker=label,
+            reason=f"the worker died {attempt} times running it: {first}",
+        )
 
     def close(self) -> None:
         for actor in self.actors.values():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from acf.measurement import Measurement
-from acf.search.objectives import Metric, gain
+from acf.types.measurement import Measurement
+from acf.types.objectives import Metric, gain
 
 
 def reward(
@@ -14,7 +14,7 @@ def reward(
 ) -> float:
     """Σ wᵢ·(gainᵢ − 1) / Σ|wᵢ|: 0 for the baseline, positive when the trade is worth it.
 
-    `gain` is 1 at the baseline and 0 at the hypervolume reference point (see `acf.search.objectives.gain`).
+    `gain` is 1 at the baseline and 0 at the hypervolume reference point (see `acf.types.objectives.gain`).
     """
     total = sum(abs(weights.get(m.name, 0.0)) for m in objectives) or 1.0
     score = 0.0

@@ -1,21 +1,34 @@
-"""Built-in evaluators: tasks (gsm8k, commonsenseqa, truthfulqa, humaneval, bbh, perplexity) and costs (size, latency, memory, throughput, energy)."""
+"""Built-in evaluators: tasks (gsm8k, commonsenseqa, truthfulqa, humaneval, bbh, perplexity), costs (size, latency,
+memory, throughput, energy) and the scoring both share."""
 
 from acf import hookimpl
 
 
 @hookimpl
 def register_evaluators(register):
-    from .bbh import BBH
-    from .commonsenseqa import CommonsenseQA
-    from .energy import Energy
-    from .gsm8k import GSM8K
-    from .humaneval import HumanEval
-    from .latency import Latency
-    from .memory import PeakMemory
-    from .perplexity import Perplexity
-    from .size import Size
-    from .throughput import Throughput
-    from .truthfulqa import TruthfulQA
+    from acf_plugins_builtin.evaluators.costs.energy import Energy
+    from acf_plugins_builtin.evaluators.costs.latency import Latency
+    from acf_plugins_builtin.evaluators.costs.memory import PeakMemory
+    from acf_plugins_builtin.evaluators.costs.size import Size
+    from acf_plugins_builtin.evaluators.costs.throughput import Throughput
+    from acf_plugins_builtin.evaluators.tasks.bbh import BBH
+    from acf_plugins_builtin.evaluators.tasks.commonsenseqa import CommonsenseQA
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
+    from acf_plugins_builtin.evaluators.tasks.humaneval import HumanEval
+    from acf_plugins_builtin.evaluators.tasks.perplexity import Perplexity
+    from acf_plugins_builtin.evaluators.tasks.truthfulqa import TruthfulQA
 
-    for evaluator in (GSM8K, CommonsenseQA, TruthfulQA, HumanEval, BBH, Perplexity, Size, Latency, PeakMemory, Throughput, Energy):
+    for evaluator in (
+        GSM8K,
+        CommonsenseQA,
+        TruthfulQA,
+        HumanEval,
+        BBH,
+        Perplexity,
+        Size,
+        Latency,
+        PeakMemory,
+        Throughput,
+        Energy,
+    ):
         register(evaluator)

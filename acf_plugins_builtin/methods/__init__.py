@@ -19,7 +19,23 @@ def register_methods(register):
     from .sparsegpt import SparseGPT, Wanda
     from .structured import StructuredPruning
 
-    for method in (RoundToNearest, MagnitudePruning, GPTQ, AWQ, SparseGPT, Wanda, Int8, FourBit,
-                   AutoRoundMethod, StructuredPruning, LayerDrop, Distill, ProgressiveDistill, LoRA, QLoRA, GGUFQuant,
-                   PerLayer):
+    for method in (
+        RoundToNearest,
+        MagnitudePruning,
+        GPTQ,
+        AWQ,
+        SparseGPT,
+        Wanda,
+        Int8,
+        FourBit,
+        AutoRoundMethod,
+        StructuredPruning,
+        LayerDrop,
+        Distill,
+        ProgressiveDistill,
+        LoRA,
+        QLoRA,
+        GGUFQuant,
+        PerLayer,
+    ):
         register(method)

@@ -14,12 +14,14 @@ class AWQ(LLMCompressorMethod):
     exclusive_stage = True
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            Choice(name="bits", options=[4, 3, 8]),
-            Choice(name="group_size", options=list(spec.valid_group_sizes)),
-            Choice(name="symmetric", options=[False, True]),
-            *CALIBRATION,
-        ])
+        return Space(
+            params=[
+                Choice(name="bits", options=[4, 3, 8]),
+                Choice(name="group_size", options=list(spec.valid_group_sizes)),
+                Choice(name="symmetric", options=[False, True]),
+                *CALIBRATION,
+            ]
+        )
 
     def apply(self, model, params, ctx):
         require_llmcompressor("the awq method")
@@ -29,7 +31,11 @@ class AWQ(LLMCompressorMethod):
         # AWQ searches per-channel scales against the quantizer that follows it, then that quantizer rounds.
         recipe = [
             AWQModifier(duo_scaling="both"),
-            QuantizationModifier(config_groups=weight_scheme(params["bits"], params["group_size"], params["symmetric"]),
-                                 ignore=["lm_head"]),
+            QuantizationModifier(
+                config_groups=weight_scheme(params["bits"], params["group_size"], params["symmetric"]),
+                ignore=["lm_head"],
+            ),
         ]
-        return run_oneshot(model, ctx, recipe, samples=params["samples"], seq_len=params["seq_len"], pin_workaround=True)
+        return run_oneshot(
+            model, ctx, recipe, samples=params["samples"], seq_len=params["seq_len"], pin_workaround=True
+        )

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from acf import Choice, MissingBackendError, Method, Resources, Space, Stage, TensorFormat
+from acf import Choice, Method, MissingBackendError, Resources, Space, Stage, TensorFormat
 from acf.toolkit import compressible_linears
 
 NF4_BLOCK = 64
@@ -65,8 +65,11 @@ class _BitsAndBytes(Method):
 
     def estimate(self, spec, params):
         # The dense copy on disk and a second load of the model while quantizing.
-        return Resources(peak_memory_bytes=spec.memory_bytes["float32"], disk_bytes=spec.memory_bytes["float32"],
-                         seconds=spec.num_parameters / 5e7)
+        return Resources(
+            peak_memory_bytes=spec.memory_bytes["float32"],
+            disk_bytes=spec.memory_bytes["float32"],
+            seconds=spec.num_parameters / 5e7,
+        )
 
     def prepare_reloaded(self, model: Any) -> None:
         keep_standard_4bit_layout(model)
@@ -88,7 +91,9 @@ class _BitsAndBytes(Method):
             if not pristine:
                 model.save_pretrained(folder, safe_serialization=True)
             quantized = AutoModelForCausalLM.from_pretrained(
-                folder, quantization_config=self.config(params), dtype=torch.float32,
+                folder,
+                quantization_config=self.config(params),
+                dtype=torch.float32,
                 device_map={"": device.index if device.type == "cuda" else "cpu"},
             )
         quantized.eval()
@@ -99,6 +104,7 @@ class _BitsAndBytes(Method):
         for name, shape in shapes.items():
             ctx.set_tensor_format(f"{name}.weight", fmt.model_copy(update={"shape": shape}))
         return quantized
+
 
 class Int8(_BitsAndBytes):
     name = "int8"
@@ -121,17 +127,27 @@ class FourBit(_BitsAndBytes):
     description = "4-bit NF4 or FP4 via bitsandbytes, optional double quantization (QLoRA's base)"
 
     def space(self, spec) -> Space:
-        return Space(params=[Choice(name="quant_type", options=["nf4", "fp4"]),
-                             Choice(name="double_quant", options=[True, False])])
+        return Space(
+            params=[
+                Choice(name="quant_type", options=["nf4", "fp4"]),
+                Choice(name="double_quant", options=[True, False]),
+            ]
+        )
 
     def config(self, params):
         import torch
         from transformers import BitsAndBytesConfig
 
-        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=params["quant_type"],
-                                  bnb_4bit_use_double_quant=params["double_quant"], bnb_4bit_compute_dtype=torch.float32)
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type=params["quant_type"],
+            bnb_4bit_use_double_quant=params["double_quant"],
+            bnb_4bit_compute_dtype=torch.float32,
+        )
 
     def formats(self, params):
         # One absmax per 64 weights: fp32, or 8 bits plus an fp32 per 256 absmax values when double-quantized.
         scale = 8 + 32 / DOUBLE_QUANT_BLOCK if params["double_quant"] else 32
-        return TensorFormat(bits=4, group_size=NF4_BLOCK, scale_bits=scale, format=f"bitsandbytes-{params['quant_type']}")
+        return TensorFormat(
+            bits=4, group_size=NF4_BLOCK, scale_bits=scale, format=f"bitsandbytes-{params['quant_type']}"
+        )

@@ -16,15 +16,15 @@ def forward_seconds(spec: Any, samples: int, seq_len: int = 256) -> float:
 def calibration_ids(ctx: Any, samples: int, seq_len: int) -> list[list[int]]:
     """Token ids of up to `samples` calibration texts, each cut to `seq_len` tokens (memoised in ctx)."""
     key = f"calibration-ids:{samples}:{seq_len}"
-    if key not in ctx.cache:
+    if key not in ctx.memo:
         texts = ctx.calibration_texts(samples)
         if not texts:
             from acf import DatasetNotFoundError
 
             raise DatasetNotFoundError("the task supplied no calibration texts")
         tok = ctx.tokenizer
-        ctx.cache[key] = [tok(t, truncation=True, max_length=seq_len)["input_ids"] for t in texts]
-    return ctx.cache[key]
+        ctx.memo[key] = [tok(t, truncation=True, max_length=seq_len)["input_ids"] for t in texts]
+    return ctx.memo[key]
 
 
 def calibration_dataset(ctx: Any, samples: int, seq_len: int):
@@ -39,16 +39,16 @@ def calibration_chunks(ctx: Any, samples: int, seq_len: int) -> list[list[int]]:
     """The calibration texts joined (EOS between them) and cut into up to `samples` chunks of exactly `seq_len`
     tokens — for backends that need equal-length samples (AutoRound)."""
     key = f"calibration-chunks:{samples}:{seq_len}"
-    if key not in ctx.cache:
+    if key not in ctx.memo:
         tok = ctx.tokenizer
         sep = [tok.eos_token_id] if tok.eos_token_id is not None else []
         stream: list[int] = []
         for text in ctx.calibration_texts(max(samples * 4, 64)):
             stream += tok(text, add_special_tokens=False)["input_ids"] + sep
-        chunks = [stream[i:i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)][:samples]
+        chunks = [stream[i : i + seq_len] for i in range(0, len(stream) - seq_len + 1, seq_len)][:samples]
         if not chunks:
             from acf import DatasetNotFoundError
 
             raise DatasetNotFoundError(f"not enough calibration text for one chunk of {seq_len} tokens")
-        ctx.cache[key] = chunks
-    return ctx.cache[key]
+        ctx.memo[key] = chunks
+    return ctx.memo[key]

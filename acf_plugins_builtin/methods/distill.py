@@ -28,8 +28,10 @@ def training_estimate(spec, params, trainable_fraction: float = 1.0) -> Resource
     weights = spec.memory_bytes["float32"]
     tokens = BATCH * params.get("seq_len", 256)
     activations = 4 * tokens * (spec.hidden_size * 12 * spec.num_layers + spec.vocab_size * 2)
-    return Resources(peak_memory_bytes=int(weights * 3 * trainable_fraction) + activations,
-                     seconds=params.get("steps", 25) * 8 * spec.num_parameters * tokens / CPU_FLOPS)
+    return Resources(
+        peak_memory_bytes=int(weights * 3 * trainable_fraction) + activations,
+        seconds=params.get("steps", 25) * 8 * spec.num_parameters * tokens / CPU_FLOPS,
+    )
 
 
 def student_parameters(model: Any):
@@ -44,22 +46,34 @@ class Distill(Method):
     stage = Stage.DISTILL
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            *TRAINING,
-            Float(name="temperature", low=1.0, high=4.0, default=2.0),
-            Choice(name="hidden_weight", options=[0.0, 0.5], help="weight of the last hidden state's MSE"),
-        ])
+        return Space(
+            params=[
+                *TRAINING,
+                Float(name="temperature", low=1.0, high=4.0, default=2.0),
+                Choice(name="hidden_weight", options=[0.0, 0.5], help="weight of the last hidden state's MSE"),
+            ]
+        )
 
     def estimate(self, spec, params):
         return training_estimate(spec, params)
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         masks = sparsity_masks(model)
-        ctx.record(training_loss=train(
-            model, ctx, student_parameters(model), steps=params["steps"], lr=params["lr"], loss="kd",
-            temperature=params["temperature"], hidden_weight=params["hidden_weight"], samples=params["samples"],
-            seq_len=params["seq_len"], masks=masks,
-        ))
+        ctx.record(
+            training_loss=train(
+                model,
+                ctx,
+                student_parameters(model),
+                steps=params["steps"],
+                lr=params["lr"],
+                loss="kd",
+                temperature=params["temperature"],
+                hidden_weight=params["hidden_weight"],
+                samples=params["samples"],
+                seq_len=params["seq_len"],
+                masks=masks,
+            )
+        )
         model.eval()
         return model
 
@@ -70,12 +84,14 @@ class ProgressiveDistill(Method):
     stage = Stage.PRUNE
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            Float(name="sparsity", low=0.2, high=0.8, default=0.5, help="final sparsity of every linear layer"),
-            Choice(name="stages", options=[2, 3, 4], default=2),
-            *TRAINING,
-            Float(name="temperature", low=1.0, high=4.0, default=2.0),
-        ])
+        return Space(
+            params=[
+                Float(name="sparsity", low=0.2, high=0.8, default=0.5, help="final sparsity of every linear layer"),
+                Choice(name="stages", options=[2, 3, 4], default=2),
+                *TRAINING,
+                Float(name="temperature", low=1.0, high=4.0, default=2.0),
+            ]
+        )
 
     def estimate(self, spec, params):
         estimate = training_estimate(spec, params)
@@ -89,9 +105,18 @@ class ProgressiveDistill(Method):
             with torch.no_grad():
                 for _, module in compressible_linears(model):
                     prune_magnitude(module.weight, params["sparsity"] * stage / params["stages"], "layer")
-            losses += train(model, ctx, student_parameters(model), steps=params["steps"], lr=params["lr"], loss="kd",
-                            temperature=params["temperature"], samples=params["samples"], seq_len=params["seq_len"],
-                            masks=sparsity_masks(model))
+            losses += train(
+                model,
+                ctx,
+                student_parameters(model),
+                steps=params["steps"],
+                lr=params["lr"],
+                loss="kd",
+                temperature=params["temperature"],
+                samples=params["samples"],
+                seq_len=params["seq_len"],
+                masks=sparsity_masks(model),
+            )
         ctx.record(training_loss=losses)
         model.eval()
         return model

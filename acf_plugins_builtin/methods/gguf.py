@@ -26,26 +26,30 @@ class GGUFQuant(Method):
     backends = ("llama_cpp_python", "gguf")
 
     def applies_to(self, spec) -> str | None:
-        from acf_plugins_builtin.runtimes.gguf_file import gguf_unsupported
-        from acf_plugins_builtin.runtimes.llamacpp import llama_cpp_missing
+        from acf_plugins_builtin.shared.gguf_file import gguf_unsupported
+        from acf_plugins_builtin.shared.llamacpp_process import llama_cpp_missing
 
         return llama_cpp_missing() or gguf_unsupported({"model_type": spec.model_type})
 
     def space(self, spec) -> Space:
-        return Space(params=[Choice(name="type", options=list(TYPE_BITS), default="Q4_K_M",
-                                    help="llama.cpp quantization type")])
+        return Space(
+            params=[Choice(name="type", options=list(TYPE_BITS), default="Q4_K_M", help="llama.cpp quantization type")]
+        )
 
     def estimate(self, spec, params) -> Resources:
         # the F32 file and the quantized one on disk; the model read back once
-        return Resources(peak_memory_bytes=spec.num_parameters * 4, disk_bytes=spec.num_parameters * 5,
-                         seconds=spec.num_parameters / 2e7)
+        return Resources(
+            peak_memory_bytes=spec.num_parameters * 4,
+            disk_bytes=spec.num_parameters * 5,
+            seconds=spec.num_parameters / 2e7,
+        )
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         import shutil
         import tempfile
 
-        from acf_plugins_builtin.runtimes.gguf_file import read_gguf_weights, write_gguf
-        from acf_plugins_builtin.runtimes.llamacpp import quantize_gguf
+        from acf_plugins_builtin.shared.gguf_file import read_gguf_weights, write_gguf
+        from acf_plugins_builtin.shared.llamacpp_process import quantize_gguf
 
         gguf_type = params["type"]
         scratch = Path(tempfile.mkdtemp(prefix="acf-gguf-"))
@@ -55,12 +59,13 @@ class GGUFQuant(Method):
             full.unlink()
             stored = read_gguf_weights(model, target)
             for name, bits in stored.items():  # every tensor as the file stores it (llama.cpp mixes types per tensor)
-                ctx.set_tensor_format(name, TensorFormat(bits=bits, group_size=None, scale_bits=0,
-                                                         format=f"gguf-{gguf_type}"))
+                ctx.set_tensor_format(
+                    name, TensorFormat(bits=bits, group_size=None, scale_bits=0, format=f"gguf-{gguf_type}")
+                )
             # the file is the candidate's deliverable: kept with the other artifacts, found by ctx.checkpoint
             kind = f"gguf-{gguf_type}"
             ctx.artifact(model, kind, build=lambda folder: shutil.move(str(target), folder / target.name))
-            ctx.records.objects["deliverable"] = kind
+            ctx.records.deliverable = kind
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         ctx.record(gguf_type=gguf_type, file_mb=ctx.checkpoint_bytes(model)[0] / 1e6)

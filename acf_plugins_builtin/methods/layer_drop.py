@@ -51,14 +51,18 @@ class LayerDrop(Method):
         return unsupported_family(spec.model_type, "layer_drop")
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            Int(name="layers", low=1, high=max(1, spec.num_layers // 3), default=1, help="decoder layers removed"),
-            Choice(name="samples", options=[16, 32, 64], default=32),
-        ])
+        return Space(
+            params=[
+                Int(name="layers", low=1, high=max(1, spec.num_layers // 3), default=1, help="decoder layers removed"),
+                Choice(name="samples", options=[16, 32, 64], default=32),
+            ]
+        )
 
     def estimate(self, spec, params) -> Resources:
-        return Resources(peak_memory_bytes=4 * 256 * spec.hidden_size * (spec.num_layers + 1),
-                         seconds=forward_seconds(spec, params.get("samples", 32)))
+        return Resources(
+            peak_memory_bytes=4 * 256 * spec.hidden_size * (spec.num_layers + 1),
+            seconds=forward_seconds(spec, params.get("samples", 32)),
+        )
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         import torch

@@ -82,8 +82,14 @@ def run_oneshot(model: Any, ctx: Any, recipe: Any, *, samples: int, seq_len: int
     quiet_llmcompressor()
     label = f"calibrating {type(recipe).__name__} on {len(dataset)} × ≤{seq_len} tokens (llm-compressor)"
     with quiet_progress_bars(), workaround, ctx.progress.task(label, total=None):
-        oneshot(model=model, dataset=dataset, recipe=recipe, num_calibration_samples=len(dataset),
-                max_seq_length=seq_len, shuffle_calibration_samples=False)
+        oneshot(
+            model=model,
+            dataset=dataset,
+            recipe=recipe,
+            num_calibration_samples=len(dataset),
+            max_seq_length=seq_len,
+            shuffle_calibration_samples=False,
+        )
     record_quantized_formats(model, ctx)
     return model
 
@@ -100,10 +106,16 @@ def record_quantized_formats(model: Any, ctx: Any) -> None:
         group = weights.group_size if str(getattr(weights.strategy, "value", weights.strategy)) == "group" else None
         scale = getattr(module, "weight_scale", None)
         scale_bits = 8 * scale.element_size() if scale is not None else 16
-        ctx.set_tensor_format(f"{name}.weight", TensorFormat(
-            bits=weights.num_bits, group_size=group, scale_bits=scale_bits,
-            zero_bits=0 if weights.symmetric else weights.num_bits, format="pack-quantized",
-        ))
+        ctx.set_tensor_format(
+            f"{name}.weight",
+            TensorFormat(
+                bits=weights.num_bits,
+                group_size=group,
+                scale_bits=scale_bits,
+                zero_bits=0 if weights.symmetric else weights.num_bits,
+                format="pack-quantized",
+            ),
+        )
 
 
 def weight_scheme(bits: int, group_size: int, symmetric: bool, actorder: str | None = None):
@@ -130,8 +142,10 @@ def calibration_estimate(spec: Any, params: dict[str, Any]) -> Resources:
     return Resources(peak_memory_bytes=activations + hessians, seconds=seconds)
 
 
-CALIBRATION = [Choice(name="samples", options=[16, 32, 64, 128], default=32, help="calibration texts"),
-               Choice(name="seq_len", options=[256, 512], default=512, help="tokens per calibration text")]
+CALIBRATION = [
+    Choice(name="samples", options=[16, 32, 64, 128], default=32, help="calibration texts"),
+    Choice(name="seq_len", options=[256, 512], default=512, help="tokens per calibration text"),
+]
 
 
 class LLMCompressorMethod(Method):
@@ -142,7 +156,7 @@ class LLMCompressorMethod(Method):
     def applies_to(self, spec):
         return llmcompressor_missing()
 
-    def save(self, model: Any, folder: Path, ctx: Any) -> bool:
+    def write(self, model: Any, folder: Path, ctx: Any) -> bool:
         """llm-compressor's `save_pretrained` packs the weights in place to write them; they are unpacked again
         afterwards, so the candidate stays the model the evaluators measure."""
         if not getattr(model.save_pretrained, "_overridden", False):

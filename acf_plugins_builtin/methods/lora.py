@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from acf import Choice, Float, MissingBackendError, Method, Space, Stage
+from acf import Choice, Float, Method, MissingBackendError, Space, Stage
 
 from .distill import training_estimate
 from .training import reapply_masks, sparsity_masks, train
@@ -42,15 +42,17 @@ class LoRA(Method):
         return _missing()
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            Choice(name="rank", options=[4, 8, 16], default=8),
-            Choice(name="alpha_ratio", options=[1, 2], default=2, help="lora_alpha = rank × alpha_ratio"),
-            Choice(name="steps", options=[10, 25, 50, 100], default=25),
-            Float(name="lr", low=1e-4, high=1e-2, log=True, default=1e-3),
-            Choice(name="loss", options=["kd", "lm"], help="distillation from the teacher, or next-token loss"),
-            Choice(name="samples", options=[32, 64], default=32),
-            Choice(name="seq_len", options=[128, 256], default=256),
-        ])
+        return Space(
+            params=[
+                Choice(name="rank", options=[4, 8, 16], default=8),
+                Choice(name="alpha_ratio", options=[1, 2], default=2, help="lora_alpha = rank × alpha_ratio"),
+                Choice(name="steps", options=[10, 25, 50, 100], default=25),
+                Float(name="lr", low=1e-4, high=1e-2, log=True, default=1e-3),
+                Choice(name="loss", options=["kd", "lm"], help="distillation from the teacher, or next-token loss"),
+                Choice(name="samples", options=[32, 64], default=32),
+                Choice(name="seq_len", options=[128, 256], default=256),
+            ]
+        )
 
     def estimate(self, spec, params):
         return training_estimate(spec, params, trainable_fraction=0.05)
@@ -58,12 +60,26 @@ class LoRA(Method):
     def _train(self, model: Any, params: dict[str, Any], ctx) -> Any:
         from peft import LoraConfig, get_peft_model
 
-        config = LoraConfig(r=params["rank"], lora_alpha=params["rank"] * params["alpha_ratio"], lora_dropout=0.0,
-                            target_modules=target_modules(model), bias="none", task_type="CAUSAL_LM")
+        config = LoraConfig(
+            r=params["rank"],
+            lora_alpha=params["rank"] * params["alpha_ratio"],
+            lora_dropout=0.0,
+            target_modules=target_modules(model),
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
         peft_model = get_peft_model(model, config)
         trainable = [p for n, p in peft_model.named_parameters() if "lora_" in n]
-        losses = train(peft_model, ctx, trainable, steps=params["steps"], lr=params["lr"], loss=params["loss"],
-                       samples=params["samples"], seq_len=params["seq_len"])
+        losses = train(
+            peft_model,
+            ctx,
+            trainable,
+            steps=params["steps"],
+            lr=params["lr"],
+            loss=params["loss"],
+            samples=params["samples"],
+            seq_len=params["seq_len"],
+        )
         merged = peft_model.merge_and_unload()
         ctx.record(training_loss=losses)
         merged.eval()

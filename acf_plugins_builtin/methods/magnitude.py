@@ -37,10 +37,20 @@ class MagnitudePruning(Method):
     stage = Stage.PRUNE
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            Float(name="sparsity", low=0.05, high=0.9, default=0.5, help="fraction of each layer's weights set to zero"),
-            Choice(name="scope", options=["layer", "row"], help="rank weights within a layer or within each output row"),
-        ])
+        return Space(
+            params=[
+                Float(
+                    name="sparsity",
+                    low=0.05,
+                    high=0.9,
+                    default=0.5,
+                    help="fraction of each layer's weights set to zero",
+                ),
+                Choice(
+                    name="scope", options=["layer", "row"], help="rank weights within a layer or within each output row"
+                ),
+            ]
+        )
 
     def estimate(self, spec, params) -> Resources:
         widest = max(spec.hidden_size, spec.intermediate_size)

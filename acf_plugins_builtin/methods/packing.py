@@ -28,8 +28,13 @@ class Grid:
 
     def tensor_format(self) -> TensorFormat:
         # compressed-tensors packs asymmetric zero points at the weights' own width
-        return TensorFormat(bits=self.bits, group_size=None if self.group_size == -1 else self.group_size,
-                            scale_bits=SCALE_BITS, zero_bits=0 if self.symmetric else self.bits, format="pack-quantized")
+        return TensorFormat(
+            bits=self.bits,
+            group_size=None if self.group_size == -1 else self.group_size,
+            scale_bits=SCALE_BITS,
+            zero_bits=0 if self.symmetric else self.bits,
+            format="pack-quantized",
+        )
 
 
 def quantize_grid(weight: Any, grid: Grid) -> tuple[Any, Any, Any]:
@@ -71,10 +76,10 @@ def compressed_tensors_missing() -> str | None:
 
 
 def save_packed(model: Any, folder: Path, ctx: Any) -> bool:
-    """`Method.save` of a method that records its layers in `ctx.records.objects["packed"]` (name → (grid, scale,
-    zero)): the packed checkpoint; without compressed-tensors, False (the weights are then written dense, and the
+    """`Method.write` of a method that records its layers in `ctx.records.packed` (name → (grid, scale, zero)): the
+    packed checkpoint; without compressed-tensors, False (the weights are then written dense, and the
     size evaluator reports the difference from the computed size)."""
-    packed = ctx.records.objects.get("packed")
+    packed = ctx.records.packed
     if not packed or compressed_tensors_missing():
         return False
     save_pack_quantized(model, folder, packed)
@@ -87,8 +92,12 @@ def save_pack_quantized(model: Any, folder: Path, layers: dict[str, tuple[Grid, 
     import torch
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.compressors.pack_quantized.base import PackedQuantizationCompressor
-    from compressed_tensors.quantization import (QuantizationArgs, QuantizationConfig, QuantizationScheme,
-                                                 QuantizationStatus)
+    from compressed_tensors.quantization import (
+        QuantizationArgs,
+        QuantizationConfig,
+        QuantizationScheme,
+        QuantizationStatus,
+    )
 
     modules = dict(model.named_modules())
     state = dict(model.state_dict())
@@ -99,13 +108,18 @@ def save_pack_quantized(model: Any, folder: Path, layers: dict[str, tuple[Grid, 
         if zero is not None:
             local["weight_zero_point"] = zero
         del state[f"{name}.weight"]
-        for key, value in PackedQuantizationCompressor.compress(local, QuantizationScheme(targets=[], weights=args)).items():
+        for key, value in PackedQuantizationCompressor.compress(
+            local, QuantizationScheme(targets=[], weights=args)
+        ).items():
             state[f"{name}.{key}"] = value
         groups.setdefault(grid, []).append(name)
     config = QuantizationConfig(
-        config_groups={f"group_{i}": QuantizationScheme(targets=names, weights=_args(grid, QuantizationArgs, torch))
-                       for i, (grid, names) in enumerate(sorted(groups.items(), key=lambda kv: _order(kv[0])))},
-        format="pack-quantized", quantization_status=QuantizationStatus.COMPRESSED,
+        config_groups={
+            f"group_{i}": QuantizationScheme(targets=names, weights=_args(grid, QuantizationArgs, torch))
+            for i, (grid, names) in enumerate(sorted(groups.items(), key=lambda kv: _order(kv[0])))
+        },
+        format="pack-quantized",
+        quantization_status=QuantizationStatus.COMPRESSED,
         ignore=sorted(n for n, m in modules.items() if isinstance(m, torch.nn.Linear) and n not in layers),
     )
     model.save_pretrained(folder, state_dict=state)
@@ -113,9 +127,12 @@ def save_pack_quantized(model: Any, folder: Path, layers: dict[str, tuple[Grid, 
 
 
 def _args(grid: Grid, QuantizationArgs: Any, torch: Any) -> Any:
-    strategy = {"strategy": "channel"} if grid.group_size == -1 else {"strategy": "group", "group_size": grid.group_size}
-    return QuantizationArgs(num_bits=grid.bits, type="int", symmetric=grid.symmetric, scale_dtype=torch.float16,
-                            **strategy)
+    strategy = (
+        {"strategy": "channel"} if grid.group_size == -1 else {"strategy": "group", "group_size": grid.group_size}
+    )
+    return QuantizationArgs(
+        num_bits=grid.bits, type="int", symmetric=grid.symmetric, scale_dtype=torch.float16, **strategy
+    )
 
 
 def _order(grid: Grid) -> tuple[int, int, bool]:

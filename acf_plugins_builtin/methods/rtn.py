@@ -26,11 +26,17 @@ class RoundToNearest(Method):
     backends = ("compressed-tensors",)  # writes its checkpoint
 
     def space(self, spec) -> Space:
-        return Space(params=[
-            Int(name="bits", low=2, high=8, default=4, help="bits per weight"),
-            Choice(name="group_size", options=list(spec.valid_group_sizes), help="weights sharing a scale; -1 = per output channel"),
-            Choice(name="symmetric", options=[True, False], help="symmetric (no zero point) or asymmetric"),
-        ])
+        return Space(
+            params=[
+                Int(name="bits", low=2, high=8, default=4, help="bits per weight"),
+                Choice(
+                    name="group_size",
+                    options=list(spec.valid_group_sizes),
+                    help="weights sharing a scale; -1 = per output channel",
+                ),
+                Choice(name="symmetric", options=[True, False], help="symmetric (no zero point) or asymmetric"),
+            ]
+        )
 
     def estimate(self, spec, params) -> Resources:
         # One layer at a time in fp32, plus its grouped copy.
@@ -41,7 +47,7 @@ class RoundToNearest(Method):
         import torch
 
         grid = Grid(params["bits"], params["group_size"], params["symmetric"])
-        packed = ctx.records.objects.setdefault("packed", {})
+        packed = ctx.records.packed
         with torch.no_grad():
             for name, module in compressible_linears(model):
                 weight, scale, zero = quantize_grid(module.weight, grid)
@@ -50,5 +56,5 @@ class RoundToNearest(Method):
                 ctx.set_tensor_format(f"{name}.weight", grid.tensor_format())
         return model
 
-    def save(self, model: Any, folder: Path, ctx) -> bool:
+    def write(self, model: Any, folder: Path, ctx) -> bool:
         return save_packed(model, folder, ctx)

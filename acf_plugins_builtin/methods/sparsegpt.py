@@ -27,14 +27,21 @@ class SparseGPT(LLMCompressorMethod):
     stage = Stage.PRUNE
 
     def space(self, spec) -> Space:
-        return Space(params=[*sparsity_space(),
-                             Float(name="dampening", low=0.001, high=0.1, log=True, default=0.01), *CALIBRATION])
+        return Space(
+            params=[
+                *sparsity_space(),
+                Float(name="dampening", low=0.001, high=0.1, log=True, default=0.01),
+                *CALIBRATION,
+            ]
+        )
 
     def apply(self, model, params, ctx):
         require_llmcompressor("the sparsegpt method")
         from llmcompressor.modifiers.pruning import SparseGPTModifier
 
-        recipe = SparseGPTModifier(**mask_args(params), dampening_frac=params["dampening"], targets=["Linear"], ignore=["lm_head"])
+        recipe = SparseGPTModifier(
+            **mask_args(params), dampening_frac=params["dampening"], targets=["Linear"], ignore=["lm_head"]
+        )
         return run_oneshot(model, ctx, recipe, samples=params["samples"], seq_len=params["seq_len"])
 
 

@@ -1,7 +1,8 @@
 """Structured pruning of MLP channels and whole attention KV groups, with torch-pruning's layer surgery.
 
 MLP channels are ranked by how much they carry on calibration text (mean |activation| entering down_proj ×
-‖down_proj column‖, as in FLAP/Wanda); every decoder layer loses the same number, so the result is an ordinary, smaller model whose config says so. Kept widths stay a
+‖down_proj column‖, as in FLAP/Wanda); every decoder layer loses the same number, so the result is an ordinary,
+smaller model whose config says so. Kept widths stay a
 multiple of the model's largest valid quantization group up to 128, so a quantization step may follow. Heads go a
 whole KV group at a time (a key/value head and the query heads sharing it), which keeps GQA consistent.
 torch-pruning's automatic grouping is not used: on Llama its attention-head grouping hung for minutes.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from acf import Choice, Float, MissingBackendError, Method, Resources, Space, Stage
+from acf import Choice, Float, Method, MissingBackendError, Resources, Space, Stage
 from acf.toolkit import ModelFamily, family_of, unsupported_family
 
 from .calibration import calibration_ids, forward_seconds
@@ -46,6 +47,7 @@ def channel_activity(model: Any, ids: list[list[int]]) -> list[Any]:
         def record(module, args):
             x = args[0].detach().float().abs().reshape(-1, args[0].shape[-1])
             sums[i] = x.sum(0) if sums[i] is None else sums[i] + x.sum(0)
+
         return record
 
     handles = [family.down_proj(layer).register_forward_pre_hook(hook(i)) for i, layer in enumerate(layers)]
@@ -85,15 +87,30 @@ class StructuredPruning(Method):
         return unsupported_family(spec.model_type, "mlp_channels") or _missing()
 
     def space(self, spec) -> Space:
-        params = [Float(name="mlp_ratio", low=0.0, high=0.5, default=0.25, help="fraction of MLP channels removed"),
-                  Choice(name="samples", options=[8, 16, 32], default=16, help="calibration texts for channel importance")]
+        params = [
+            Float(name="mlp_ratio", low=0.0, high=0.5, default=0.25, help="fraction of MLP channels removed"),
+            Choice(name="samples", options=[8, 16, 32], default=16, help="calibration texts for channel importance"),
+        ]
         if unsupported_family(spec.model_type, "hidden") is None:
-            params.insert(1, Choice(name="hidden_ratio", options=[0.0, 0.125, 0.25], default=0.0,
-                                    help="fraction of the hidden (residual) width removed"))
+            params.insert(
+                1,
+                Choice(
+                    name="hidden_ratio",
+                    options=[0.0, 0.125, 0.25],
+                    default=0.0,
+                    help="fraction of the hidden (residual) width removed",
+                ),
+            )
         removable = self.removable_kv_groups(spec)
         if len(removable) > 1 and unsupported_family(spec.model_type, "kv_groups") is None:
-            params.append(Choice(name="kv_groups", options=removable, default=0,
-                                 help="KV groups (a key/value head and its query heads) removed per layer"))
+            params.append(
+                Choice(
+                    name="kv_groups",
+                    options=removable,
+                    default=0,
+                    help="KV groups (a key/value head and its query heads) removed per layer",
+                )
+            )
         return Space(params=params)
 
     @staticmethod
@@ -101,11 +118,15 @@ class StructuredPruning(Method):
         """Counts of KV groups whose removal leaves the attention output width a multiple of every group size."""
         multiple = width_multiple(spec)
         per_group = spec.num_attention_heads // spec.num_key_value_heads * spec.head_dim
-        return [g for g in range(spec.num_key_value_heads) if ((spec.num_key_value_heads - g) * per_group) % multiple == 0]
+        return [
+            g for g in range(spec.num_key_value_heads) if ((spec.num_key_value_heads - g) * per_group) % multiple == 0
+        ]
 
     def estimate(self, spec, params) -> Resources:
-        return Resources(peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size * 3,
-                         seconds=1.0 + forward_seconds(spec, params.get("samples", 16)))
+        return Resources(
+            peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size * 3,
+            seconds=1.0 + forward_seconds(spec, params.get("samples", 16)),
+        )
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         if _missing():
@@ -114,15 +135,18 @@ class StructuredPruning(Method):
 
         family = _family(model)
         multiple = width_multiple(ctx.spec)
-        activity = channel_activity(model, calibration_ids(ctx, params["samples"], 256)) if params["mlp_ratio"] > 0 else None
+        activity = (
+            channel_activity(model, calibration_ids(ctx, params["samples"], 256)) if params["mlp_ratio"] > 0 else None
+        )
         with torch.no_grad():
             for i, layer in enumerate(family.decoder_layers(model)):
                 self._prune_mlp(family, layer, params["mlp_ratio"], multiple, activity[i] if activity else None)
                 if params.get("kv_groups"):
                     self._prune_kv_groups(family.attention_of(layer), params["kv_groups"], model.config)
         if params.get("hidden_ratio"):
-            self._prune_hidden(model, family, params["hidden_ratio"], multiple,
-                               calibration_ids(ctx, params["samples"], 256))
+            self._prune_hidden(
+                model, family, params["hidden_ratio"], multiple, calibration_ids(ctx, params["samples"], 256)
+            )
         model.config.intermediate_size = family.down_proj(family.decoder_layers(model)[0]).in_features
         if params.get("kv_groups"):
             attn = family.attention_of(family.decoder_layers(model)[0])
@@ -163,7 +187,9 @@ class StructuredPruning(Method):
         activity = torch.zeros(hidden, device=device)
         with torch.inference_mode():
             for seq in ids:
-                states = model(input_ids=torch.tensor([seq], device=device), output_hidden_states=True, use_cache=False).hidden_states
+                states = model(
+                    input_ids=torch.tensor([seq], device=device), output_hidden_states=True, use_cache=False
+                ).hidden_states
                 activity += sum(h[0].float().abs().mean(0) for h in states)
         drop = sorted(activity.argsort()[: hidden - keep].tolist())
         kept = torch.tensor(sorted(set(range(hidden)) - set(drop)), device=device)
@@ -194,10 +220,18 @@ class StructuredPruning(Method):
         kv = attn.k_proj.out_features // d
         per_group = attn.q_proj.out_features // d // kv
         # a group's importance: the norms of its key, value, query and output weights
-        score = [sum(w.norm().item() for w in (
-            attn.k_proj.weight[g * d:(g + 1) * d], attn.v_proj.weight[g * d:(g + 1) * d],
-            attn.q_proj.weight[g * per_group * d:(g + 1) * per_group * d],
-            attn.o_proj.weight[:, g * per_group * d:(g + 1) * per_group * d])) for g in range(kv)]
+        score = [
+            sum(
+                w.norm().item()
+                for w in (
+                    attn.k_proj.weight[g * d : (g + 1) * d],
+                    attn.v_proj.weight[g * d : (g + 1) * d],
+                    attn.q_proj.weight[g * per_group * d : (g + 1) * per_group * d],
+                    attn.o_proj.weight[:, g * per_group * d : (g + 1) * per_group * d],
+                )
+            )
+            for g in range(kv)
+        ]
         drop_groups = sorted(sorted(range(kv), key=lambda g: score[g])[:groups])
         kv_idx = [i for g in drop_groups for i in range(g * d, (g + 1) * d)]
         q_idx = [i for g in drop_groups for i in range(g * per_group * d, (g + 1) * per_group * d)]

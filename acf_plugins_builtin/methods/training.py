@@ -64,9 +64,21 @@ def lm_loss(logits, input_ids, mask):
     return F.cross_entropy(shift_logits.reshape(-1, shift_logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
 
-def train(model: Any, ctx: Any, trainable: Iterable[Any], *, steps: int, lr: float, loss: str = "kd",
-          temperature: float = 2.0, hidden_weight: float = 0.0, samples: int = 32, seq_len: int = 256,
-          batch_size: int = 4, masks: dict[str, Any] | None = None) -> list[float]:
+def train(
+    model: Any,
+    ctx: Any,
+    trainable: Iterable[Any],
+    *,
+    steps: int,
+    lr: float,
+    loss: str = "kd",
+    temperature: float = 2.0,
+    hidden_weight: float = 0.0,
+    samples: int = 32,
+    seq_len: int = 256,
+    batch_size: int = 4,
+    masks: dict[str, Any] | None = None,
+) -> list[float]:
     """Train `trainable` parameters of `model`; returns the loss per step. Pruned weights stay zero."""
     import torch
 
@@ -84,10 +96,15 @@ def train(model: Any, ctx: Any, trainable: Iterable[Any], *, steps: int, lr: flo
             out = model(input_ids=x, attention_mask=mask, use_cache=False, output_hidden_states=hidden_weight > 0)
             if teacher is not None:
                 with torch.no_grad():
-                    ref = teacher(input_ids=x, attention_mask=mask, use_cache=False, output_hidden_states=hidden_weight > 0)
+                    ref = teacher(
+                        input_ids=x, attention_mask=mask, use_cache=False, output_hidden_states=hidden_weight > 0
+                    )
                 value = kd_loss(out.logits, ref.logits, mask, temperature)
                 if hidden_weight > 0:
-                    value = value + hidden_weight * (out.hidden_states[-1].float() - ref.hidden_states[-1].float()).pow(2).mean()
+                    value = (
+                        value
+                        + hidden_weight * (out.hidden_states[-1].float() - ref.hidden_states[-1].float()).pow(2).mean()
+                    )
             else:
                 value = lm_loss(out.logits, x, mask)
             optimizer.zero_grad(set_to_none=True)

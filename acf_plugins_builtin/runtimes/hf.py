@@ -12,11 +12,16 @@ import time
 from typing import Any
 
 from acf import Deployment, Runtime
+from acf.toolkit import model_device
 
-from ..evaluators.scoring import model_device
-
-NATIVE = ("dense-float32", "dense-bfloat16", "dense-float16", "bitsandbytes-int8", "bitsandbytes-nf4",
-          "bitsandbytes-fp4")
+NATIVE = (
+    "dense-float32",
+    "dense-bfloat16",
+    "dense-float16",
+    "bitsandbytes-int8",
+    "bitsandbytes-nf4",
+    "bitsandbytes-fp4",
+)
 
 
 def sync(device) -> None:
@@ -28,6 +33,7 @@ def sync(device) -> None:
 
 class HFRuntime(Runtime):
     name = "hf"
+    fallback = True
     description = "transformers in this process (native: dense fp32/bf16/fp16 and bitsandbytes)"
     native_formats = NATIVE
 

@@ -9,82 +9,15 @@ episode with the reason; the run goes on.
 
 from __future__ import annotations
 
-import json
-import os
-import selectors
-import subprocess
-import sys
-import tempfile
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from acf import AcfError, Deployment, Runtime
+from acf import Deployment, Runtime
+from acf_plugins_builtin.shared.gguf_file import write_gguf
+from acf_plugins_builtin.shared.llamacpp_process import FULL, GGUF_TYPES, RuntimeProcess, llama_cpp_missing, threads
 
-# The GGUF types the `gguf` method makes (llama.cpp's names), and the full-precision ones.
-GGUF_TYPES = ("Q8_0", "Q6_K", "Q5_K_M", "Q4_K_M", "Q3_K_M", "Q2_K")
-FULL = ("F32", "F16")
-TIMEOUT_S = 600.0
 # Context the runtime is loaded with for scoring (reloaded longer when a sequence needs it).
 SCORING_CTX = 2048
-INSTALL = "pip install 'acf[llamacpp]' (llama-cpp-python compiles llama.cpp: minutes)"
-
-
-def llama_cpp_missing() -> str | None:
-    """Why llama.cpp cannot run here (for `Runtime.unavailable` and `Method.applies_to`), or None."""
-    if find_spec("llama_cpp") is None:
-        return f"it needs the 'llama-cpp-python' package, which is not installed: {INSTALL}"
-    return None
-
-
-def threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
-class RuntimeProcess:
-    """The llama.cpp worker process (`llamacpp_worker`): one JSON request, one JSON reply."""
-
-    def __init__(self, timeout_s: float = TIMEOUT_S, command: list[str] | None = None):
-        self.timeout_s = timeout_s
-        self.stderr = tempfile.TemporaryFile()
-        command = command or [sys.executable, "-m", "acf_plugins_builtin.runtimes.llamacpp_worker"]
-        self.proc = subprocess.Popen(command,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-    def request(self, op: str, timeout_s: float | None = None, **args: Any) -> dict[str, Any]:
-        limit = timeout_s or self.timeout_s
-        try:
-            self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError):
-            raise RuntimeError(self._died(op)) from None
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            if not sel.select(limit):
-                self.close()
-                raise RuntimeError(f"llama.cpp runtime did not answer {op!r} within {limit:.0f} s (killed)")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(self._died(op))
-        reply = json.loads(line)
-        if not reply.pop("ok"):
-            raise RuntimeError(f"llama.cpp runtime failed in {op!r}: {reply['error']}")
-        return reply
-
-    def _died(self, op: str) -> str:
-        code = self.proc.wait(timeout=10)
-        self.stderr.seek(0)
-        tail = self.stderr.read().decode(errors="replace").strip().splitlines()[-3:]
-        return f"llama.cpp runtime process died during {op!r} (exit code {code}): {' | '.join(tail)}"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.stderr.close()
 
 
 class LlamaCppRuntime(Runtime):
@@ -102,10 +35,14 @@ class LlamaCppRuntime(Runtime):
         if fmt.startswith("gguf-"):
             path = ctx.checkpoint(model)
         else:  # not made by the `gguf` method: the weights as they are, at full precision (written once per content)
-            from .gguf_file import write_gguf
-
-            path = ctx.artifact(model, "gguf-F32", build=lambda folder: write_gguf(
-                model, Path(ctx.spec.path), folder / "model-F32.gguf")) / "model-F32.gguf"
+            path = (
+                ctx.artifact(
+                    model,
+                    "gguf-F32",
+                    build=lambda folder: write_gguf(model, Path(ctx.spec.path), folder / "model-F32.gguf"),
+                )
+                / "model-F32.gguf"
+            )
         native = fmt.startswith("gguf-") or fmt.startswith("dense-")
         return LlamaCppDeployment(Path(path), fmt, simulated=not native)
 
@@ -139,19 +76,24 @@ class LlamaCppDeployment(Deployment):
 
     def prefill_decode(self, prompt_len: int, new_tokens: int, seed: int) -> tuple[float, float]:
         reply = self._loaded(prompt_len + new_tokens + 1).request(
-            "prefill_decode", prompt_len=prompt_len, new_tokens=new_tokens, seed=seed)
+            "prefill_decode", prompt_len=prompt_len, new_tokens=new_tokens, seed=seed
+        )
         return reply["prefill_s"], reply["decode_tps"]
 
     def generate_seconds(self, batch: int, prompt_len: int, new_tokens: int, seed: int) -> float:
         return self._loaded(prompt_len + new_tokens + 1).request(
-            "generate_seconds", batch=batch, prompt_len=prompt_len, new_tokens=new_tokens, seed=seed)["seconds"]
+            "generate_seconds", batch=batch, prompt_len=prompt_len, new_tokens=new_tokens, seed=seed
+        )["seconds"]
 
     def score_tokens(self, tokens: list[int]) -> list[float]:
-        return self._loaded(max(len(tokens), SCORING_CTX), scoring=True).request("score", tokens=list(tokens))["logprobs"]
+        return self._loaded(max(len(tokens), SCORING_CTX), scoring=True).request("score", tokens=list(tokens))[
+            "logprobs"
+        ]
 
     def generate_tokens(self, tokens: list[int], max_new_tokens: int, stop: list[str]) -> list[int]:
         return self._loaded(max(len(tokens) + max_new_tokens, SCORING_CTX), scoring=True).request(
-            "generate", tokens=list(tokens), max_new_tokens=max_new_tokens, stop=stop)["tokens"]
+            "generate", tokens=list(tokens), max_new_tokens=max_new_tokens, stop=stop
+        )["tokens"]
 
     def peak_memory_bytes(self, prompt_len: int) -> int:
         """Peak resident memory of a fresh runtime process that loads the file and runs one prefill, above what
@@ -169,15 +111,3 @@ class LlamaCppDeployment(Deployment):
         if self.process is not None:
             self.process.close()
             self.process = None
-
-
-def quantize_gguf(source: Path, target: Path, gguf_type: str) -> Path:
-    """llama.cpp's own quantizer, in the runtime process (a crash there is an error here, not a dead run)."""
-    process = RuntimeProcess()
-    try:
-        process.request("quantize", source=str(source), target=str(target), type=gguf_type, threads=threads())
-    except RuntimeError as exc:
-        raise AcfError(f"GGUF {gguf_type} quantization failed: {exc}") from None
-    finally:
-        process.close()
-    return target

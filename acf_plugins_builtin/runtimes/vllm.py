@@ -30,13 +30,29 @@ GPU_MEMORY_UTILIZATION = 0.5
 SERVED_NAME = "acf-candidate"
 
 
-def server_command(folder: Path, port: int, max_model_len: int,
-                   gpu_memory_utilization: float = GPU_MEMORY_UTILIZATION) -> list[str]:
+def server_command(
+    folder: Path, port: int, max_model_len: int, gpu_memory_utilization: float = GPU_MEMORY_UTILIZATION
+) -> list[str]:
     """How vLLM's OpenAI-compatible server is started for a candidate folder."""
-    return [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
-            "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port),
-            "--max-model-len", str(max_model_len), "--gpu-memory-utilization", str(gpu_memory_utilization),
-            "--seed", "0"]
+    return [
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        str(folder),
+        "--served-model-name",
+        SERVED_NAME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--max-model-len",
+        str(max_model_len),
+        "--gpu-memory-utilization",
+        str(gpu_memory_utilization),
+        "--seed",
+        "0",
+    ]
 
 
 def free_port() -> int:
@@ -54,7 +70,7 @@ def parse_stream(lines, clock=time.perf_counter) -> list[tuple[float, str]]:
         line = line.strip()
         if not line.startswith("data:"):
             continue
-        data = line[len("data:"):].strip()
+        data = line[len("data:") :].strip()
         if data == "[DONE]":
             break
         event = json.loads(data)
@@ -67,12 +83,23 @@ def parse_stream(lines, clock=time.perf_counter) -> list[tuple[float, str]]:
 class Server:
     """A vLLM server process for one folder; `command` replaces the launch (tests start a stand-in)."""
 
-    def __init__(self, folder: Path, max_model_len: int, *, command: list[str] | None = None, port: int | None = None,
-                 ready_timeout_s: float = READY_TIMEOUT_S):
+    def __init__(
+        self,
+        folder: Path,
+        max_model_len: int,
+        *,
+        command: list[str] | None = None,
+        port: int | None = None,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ):
         self.port = port or free_port()
         self.stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command or server_command(folder, self.port, max_model_len),
-                                     stdout=subprocess.DEVNULL, stderr=self.stderr, env={**os.environ})
+        self.proc = subprocess.Popen(
+            command or server_command(folder, self.port, max_model_len),
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr,
+            env={**os.environ},
+        )
         self._wait_ready(ready_timeout_s)
 
     def _tail(self) -> str:
@@ -83,7 +110,9 @@ class Server:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"vLLM server exited (code {self.proc.returncode}) before it was ready: {self._tail()}")
+                raise RuntimeError(
+                    f"vLLM server exited (code {self.proc.returncode}) before it was ready: {self._tail()}"
+                )
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
                 conn.request("GET", "/health")
@@ -98,15 +127,25 @@ class Server:
     def stream(self, tokens: list[int], max_tokens: int) -> tuple[float, list[tuple[float, str]]]:
         """Send one streamed greedy completion of `max_tokens` tokens (end-of-sequence ignored); returns when it
         was sent and its chunks."""
-        body = json.dumps({"model": SERVED_NAME, "prompt": tokens, "max_tokens": max_tokens, "temperature": 0,
-                           "ignore_eos": True, "stream": True})
+        body = json.dumps(
+            {
+                "model": SERVED_NAME,
+                "prompt": tokens,
+                "max_tokens": max_tokens,
+                "temperature": 0,
+                "ignore_eos": True,
+                "stream": True,
+            }
+        )
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=REQUEST_TIMEOUT_S)
         sent = time.perf_counter()
         try:
             conn.request("POST", "/v1/completions", body=body, headers={"Content-Type": "application/json"})
             response = conn.getresponse()
             if response.status != 200:
-                raise RuntimeError(f"vLLM server answered {response.status}: {response.read()[:500].decode(errors='replace')}")
+                raise RuntimeError(
+                    f"vLLM server answered {response.status}: {response.read()[:500].decode(errors='replace')}"
+                )
             return sent, parse_stream(iter(response.readline, b""))
         except OSError as exc:
             raise RuntimeError(f"vLLM request failed ({exc}); server: {self._tail()}") from None
@@ -126,8 +165,14 @@ class Server:
 class VLLMRuntime(Runtime):
     name = "vllm"
     description = "vLLM's OpenAI-compatible server (compressed-tensors, bitsandbytes, dense), out of process; GPU"
-    native_formats = ("dense-float16", "dense-bfloat16", "dense-float32", "pack-quantized-w4", "pack-quantized-w8",
-                      "bitsandbytes-nf4")
+    native_formats = (
+        "dense-float16",
+        "dense-bfloat16",
+        "dense-float32",
+        "pack-quantized-w4",
+        "pack-quantized-w8",
+        "bitsandbytes-nf4",
+    )
     extra = "vllm"
     devices = ("cuda",)
     priority = 20
@@ -145,8 +190,16 @@ class VLLMRuntime(Runtime):
 class VLLMDeployment(Deployment):
     runtime = "vllm"
 
-    def __init__(self, folder: Path, fmt: str, simulated: bool, *, command: list[str] | None = None,
-                 port: int | None = None, vocab: int | None = None):
+    def __init__(
+        self,
+        folder: Path,
+        fmt: str,
+        simulated: bool,
+        *,
+        command: list[str] | None = None,
+        port: int | None = None,
+        vocab: int | None = None,
+    ):
         self.folder, self.format, self.simulated = folder, fmt, simulated
         self.command, self.port = command, port  # a stand-in server's launch (tests)
         self.device = _cuda()  # the energy counter reads this device
@@ -205,8 +258,11 @@ class VLLMDeployment(Deployment):
         used = 0
         for index in range(pynvml.nvmlDeviceGetCount()):
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            used += sum(p.usedGpuMemory or 0 for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
-                        if p.pid in _family(server.proc.pid))
+            used += sum(
+                p.usedGpuMemory or 0
+                for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+                if p.pid in _family(server.proc.pid)
+            )
         return used
 
     def close(self) -> None:

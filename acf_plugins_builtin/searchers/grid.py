@@ -18,8 +18,11 @@ class GridSearcher(Searcher):
     def __init__(self, space, *, num_objectives: int, budget: int, seed: int, workers: int = 1):
         super().__init__(space, num_objectives=num_objectives, budget=budget, seed=seed, workers=workers)
         if space.grid_size(LEVELS, cap=MAX_POINTS) > MAX_POINTS:
-            raise AcfError(f"the grid searcher cannot enumerate this space (over {MAX_POINTS:,} points: a per-layer "
-                           "method's allocation, say)", hint="use --searcher nevergrad or random")
+            raise AcfError(
+                f"the grid searcher cannot enumerate this space (over {MAX_POINTS:,} points: a per-layer "
+                "method's allocation, say)",
+                hint="use --searcher nevergrad or random",
+            )
         by_pipeline: dict[str, list] = {}
         for point in space.grid(LEVELS):
             by_pipeline.setdefault(str(point.get("pipeline")), []).append(point)

@@ -35,12 +35,13 @@ class NevergradSearcher(Searcher):
     """Nevergrad's NGOpt, told every objective, with two kinds of suggestions it starts from:
 
     1. each single method at its default parameters (the methods' own priors), up to half the budget;
-    2. then, on all but one of every `explore_every` asks, an untried neighbour of a current Pareto point (one parameter one step away:
-       the adjacent option, a quarter of an integer range, an eighth of a real one) — the frontier is
-       refined where it is, while NGOpt's own asks keep exploring globally.
+    2. then, on all but one of every `explore_every` asks, an untried neighbour of a current Pareto point (one
+       parameter one step away: the adjacent option, a quarter of an integer range, an eighth of a real one) —
+       the frontier is refined where it is, while NGOpt's own asks keep exploring globally.
     """
 
     name = "nevergrad"
+    default = True
     description = "Nevergrad NGOpt, multi-objective, seeded with method defaults and Pareto-neighbour suggestions"
     optimizer = "NGOpt"
     # Of every `explore_every` asks after the seeds, one is left to NGOpt; the others refine the front.
@@ -57,8 +58,9 @@ class NevergradSearcher(Searcher):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # with several in flight, NGOpt picks an optimizer that proposes a batch before it learns from it
-            self.opt = ng.optimizers.registry[self.optimizer](parametrization=parametrization, budget=max(budget, 1),
-                                                              num_workers=workers)
+            self.opt = ng.optimizers.registry[self.optimizer](
+                parametrization=parametrization, budget=max(budget, 1), num_workers=workers
+            )
             if num_objectives > 1:
                 # Upper bounds of the normalised losses: the hypervolume reference point (gain 0).
                 self.opt.tell(ng.p.MultiobjectiveReference(), [0.0] * num_objectives)
@@ -89,8 +91,12 @@ class NevergradSearcher(Searcher):
         front = [told for told, g in zip(self._told, gains) if not any(dominates(o, g) for o in gains)]
         for i in self.rng.permutation(len(front)):
             point = front[int(i)][0]
-            moves = [(p, v) for p in self.space.params if p.name in point and p.name != "pipeline"
-                     for v in p.neighbours(point[p.name])]
+            moves = [
+                (p, v)
+                for p in self.space.params
+                if p.name in point and p.name != "pipeline"
+                for v in p.neighbours(point[p.name])
+            ]
             for j in self.rng.permutation(len(moves)):
                 p, v = moves[int(j)]
                 candidate = self.space.validate_values({**point, p.name: v})
@@ -104,7 +110,10 @@ class NevergradSearcher(Searcher):
             if self._seeds:
                 self.opt.suggest(self._seeds.pop(0))
             else:
-                if self._turn % self.explore_every != self.explore_every - 1 and (neighbour := self.pareto_neighbour()) is not None:
+                if (
+                    self._turn % self.explore_every != self.explore_every - 1
+                    and (neighbour := self.pareto_neighbour()) is not None
+                ):
                     self.opt.suggest(full_point(self.space, neighbour))
                 self._turn += 1
             candidate = self.opt.ask()

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from acf import Tracker
-from acf.toolkit import atomic_write_json, import_backend, read_json, write_report
+from acf.toolkit import atomic_write_json, import_backend, read_json, run_summary_files, write_report
 
 ID_FILE = "mlflow_run.json"
 EXPERIMENT = "acf"
@@ -51,22 +51,35 @@ class MLflowTracker(Tracker):
             return
         experiment = self.client.get_experiment_by_name(EXPERIMENT)
         experiment_id = experiment.experiment_id if experiment else self.client.create_experiment(EXPERIMENT)
-        run = self.client.create_run(experiment_id, run_name=run_dir.name,
-                                     tags={"acf.run_dir": str(run_dir.resolve()), "acf.model": config.model,
-                                           "acf.dataset": config.dataset})
+        run = self.client.create_run(
+            experiment_id,
+            run_name=run_dir.name,
+            tags={"acf.run_dir": str(run_dir.resolve()), "acf.model": config.model, "acf.dataset": config.dataset},
+        )
         self.parent = run.info.run_id
         params = flat_params("", config.model_dump(mode="json"), {})
-        params.update(flat_params("spec", {k: spec.get(k) for k in ("architecture", "num_parameters", "num_layers",
-                                                                    "hidden_size", "dtype")}, {}))
+        params.update(
+            flat_params(
+                "spec",
+                {k: spec.get(k) for k in ("architecture", "num_parameters", "num_layers", "hidden_size", "dtype")},
+                {},
+            )
+        )
         for key, value in params.items():
             self.client.log_param(self.parent, key, str(value)[:6000])
         atomic_write_json(known, {"run_id": self.parent, "tracking_uri": self.uri})
 
     def episode(self, candidate) -> None:
         child = self.client.create_run(
-            self.client.get_run(self.parent).info.experiment_id, run_name=candidate.id,
-            tags={"mlflow.parentRunId": self.parent, "acf.status": candidate.status,
-                  "acf.reason": (candidate.reason or "")[:5000], "acf.search.strategy": candidate.strategy.describe()[:5000]})
+            self.client.get_run(self.parent).info.experiment_id,
+            run_name=candidate.id,
+            tags={
+                "mlflow.parentRunId": self.parent,
+                "acf.status": candidate.status,
+                "acf.reason": (candidate.reason or "")[:5000],
+                "acf.types.strategy": candidate.strategy.describe()[:5000],
+            },
+        )
         cid = child.info.run_id
         params = flat_params("step", [s.model_dump(mode="json") for s in candidate.strategy.steps], {})
         for key, value in params.items():
@@ -83,9 +96,8 @@ class MLflowTracker(Tracker):
     def finish(self, run_dir, final) -> None:
         run_dir = Path(run_dir)
         write_report(run_dir)
-        for name in ("pareto_frontier.json", "final_results.json", "report.html"):
-            if (run_dir / name).is_file():
-                self.client.log_artifact(self.parent, str(run_dir / name))
+        for path in run_summary_files(run_dir):
+            self.client.log_artifact(self.parent, str(path))
         if final.get("hypervolume") is not None:
             self.client.log_metric(self.parent, "hypervolume", final["hypervolume"])
         self.client.set_terminated(self.parent, "FINISHED")

@@ -52,12 +52,24 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(429, {"error": {"message": "rate limited", "type": "rate_limit"}})
         prompt = body["messages"][-1]["content"]
         n = int(re.search(r"Propose up to (\d+)", prompt)[1])
-        text = "I think smaller is better." if MODE == "malformed" else json.dumps({"strategies": strategies(prompt, n)})
-        self._send(200, {"id": "c1", "object": "chat.completion", "created": 0, "model": body["model"],
-                         "choices": [{"index": 0, "finish_reason": "stop",
-                                      "message": {"role": "assistant", "content": text}}],
-                         "usage": {"prompt_tokens": len(prompt) // 4, "completion_tokens": len(text) // 4,
-                                   "total_tokens": (len(prompt) + len(text)) // 4}})
+        text = (
+            "I think smaller is better." if MODE == "malformed" else json.dumps({"strategies": strategies(prompt, n)})
+        )
+        self._send(
+            200,
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                "usage": {
+                    "prompt_tokens": len(prompt) // 4,
+                    "completion_tokens": len(text) // 4,
+                    "total_tokens": (len(prompt) + len(text)) // 4,
+                },
+            },
+        )
 
     def _send(self, code, payload):
         data = json.dumps(payload).encode()

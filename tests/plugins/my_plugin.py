@@ -5,8 +5,22 @@ import os
 import signal
 import time
 
-from acf import (Evaluator, Float, Measurement, Method, Metric, ModelAlias, Resources, RewardPreset, Runtime, Searcher, Space, Stage,
-                 Tracker, hookimpl)
+from acf import (
+    Evaluator,
+    Float,
+    Measurement,
+    Method,
+    Metric,
+    ModelAlias,
+    Resources,
+    RewardPreset,
+    Runtime,
+    Searcher,
+    Space,
+    Stage,
+    Tracker,
+    hookimpl,
+)
 from acf_plugins_builtin.searchers.grid import GridSearcher
 
 
@@ -237,7 +251,7 @@ def _install_kill_switch(spec: str) -> None:
 
         os.replace = replace
         return
-    from acf_plugins_builtin.evaluators.size import Size
+    from acf_plugins_builtin.evaluators.costs.size import Size
     from acf_plugins_builtin.methods.magnitude import MagnitudePruning
     from acf_plugins_builtin.methods.rtn import RoundToNearest
 
@@ -245,10 +259,12 @@ def _install_kill_switch(spec: str) -> None:
     targets = [RoundToNearest, MagnitudePruning] if what == "apply" else [Size]
     attr = "apply" if what == "apply" else "evaluate"
     for cls in targets:
+
         def wrapped(self, *args, _real=getattr(cls, attr), **kwargs):
             if next(calls) == int(arg):
                 die()
             return _real(self, *args, **kwargs)
+
         setattr(cls, attr, wrapped)
 
 

@@ -27,14 +27,25 @@ class Allocator:
     """Everything one model's searches share: the database at every level, the Fisher information, the
     sensitivities, and the engine that assembles and scores candidates."""
 
-    def __init__(self, model: Any, db: Database, units: list[Unit], levels: list[Level], modules: dict[str, list[str]],
-                 sequences: list[Any], ctx: Any, calibration: dict[str, int], dtype_bits: int):
+    def __init__(
+        self,
+        model: Any,
+        db: Database,
+        units: list[Unit],
+        levels: list[Level],
+        modules: dict[str, list[str]],
+        sequences: list[Any],
+        ctx: Any,
+        calibration: dict[str, int],
+        dtype_bits: int,
+    ):
         self.units, self.levels, self.dtype_bits = units, levels, dtype_bits
         db.ensure(model, levels, ctx, calibration)
         by_name = {lv.name: lv for lv in levels}
         diag = fisher(model, sequences, [n for names in modules.values() for n in names])
-        self.sens = sensitivities(model, diag, modules, units, levels,
-                                  lambda name, level: db.weight(name, level, model.dtype))
+        self.sens = sensitivities(
+            model, diag, modules, units, levels, lambda name, level: db.weight(name, level, model.dtype)
+        )
         del diag
         self.engine = Engine(model, db, modules, by_name, sequences)
 
@@ -42,8 +53,9 @@ class Allocator:
         """The sensitivity prior's allocation at a budget (no search)."""
         return knapsack(self.units, self.levels, self.sens, budget_bits, self.dtype_bits)
 
-    def search(self, budget_bits: float, *, evaluations: int, screen: int, seed: int, offspring: int = 8,
-               survivors: int = 2) -> Allocation:
+    def search(
+        self, budget_bits: float, *, evaluations: int, screen: int, seed: int, offspring: int = 8, survivors: int = 2
+    ) -> Allocation:
         import numpy as np
 
         budget = Budget(self.units, self.levels, budget_bits, self.dtype_bits)
@@ -55,7 +67,16 @@ class Allocator:
                 starts.append((level.name, uniform))
         scored = [(self.engine.kl(a, full), name, a) for name, a in starts]
         _, name, start = min(scored, key=lambda s: s[0])
-        found, log = evolve(start, budget, self.engine.kl, screen=screen, full=full, offspring=offspring,
-                            survivors=survivors, evaluations=evaluations - len(starts), rng=np.random.default_rng(seed))
+        found, log = evolve(
+            start,
+            budget,
+            self.engine.kl,
+            screen=screen,
+            full=full,
+            offspring=offspring,
+            survivors=survivors,
+            evaluations=evaluations - len(starts),
+            rng=np.random.default_rng(seed),
+        )
         log.evaluations += len(starts)
         return Allocation(found, budget.average(found), log.kl, name, log)

@@ -68,8 +68,12 @@ class Database:
         from llmcompressor.modifiers.quantization import GPTQModifier
 
         work = copy.deepcopy(model)
-        recipe = GPTQModifier(config_groups=weight_scheme(level.grid.bits, level.grid.group_size, True, "static"),
-                              targets=["Linear"], ignore=["lm_head"], dampening_frac=0.01)
+        recipe = GPTQModifier(
+            config_groups=weight_scheme(level.grid.bits, level.grid.group_size, True, "static"),
+            targets=["Linear"],
+            ignore=["lm_head"],
+            dampening_frac=0.01,
+        )
         saved = ctx.records
         ctx.records = type(saved)()  # the pass records nothing for the candidate
         try:

@@ -13,8 +13,14 @@ class Engine:
     """One working copy of the model whose units are switched between levels; `kl(allocation, n)` scores an
     allocation on the first `n` token sequences (the uncompressed model's log-probabilities kept in float16)."""
 
-    def __init__(self, model: Any, db: Database, unit_modules: dict[str, list[str]], levels: dict[str, Level],
-                 sequences: list[Any]):
+    def __init__(
+        self,
+        model: Any,
+        db: Database,
+        unit_modules: dict[str, list[str]],
+        levels: dict[str, Level],
+        sequences: list[Any],
+    ):
         import copy
 
         import torch
@@ -39,7 +45,11 @@ class Engine:
                     continue
                 for name in names:
                     weight = self.named[name].weight
-                    source = self.original[name] if level == "keep" else self.db.weight(name, self.levels[level], weight.dtype)
+                    source = (
+                        self.original[name]
+                        if level == "keep"
+                        else self.db.weight(name, self.levels[level], weight.dtype)
+                    )
                     weight.copy_(source)
                 self.current[key] = level
         return self.work

@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 from .units import Level, Unit
 
-
 # Generations in a row that score nothing new before the search stops.
 STALE_GENERATIONS = 20
 
@@ -26,7 +25,9 @@ class Budget:
 
     def __post_init__(self):
         self.total = sum(u.weights for u in self.units)
-        self.cost = {u.key: {lv.name: lv.bits(u, self.dtype_bits) * u.weights for lv in self.levels} for u in self.units}
+        self.cost = {
+            u.key: {lv.name: lv.bits(u, self.dtype_bits) * u.weights for lv in self.levels} for u in self.units
+        }
 
     def average(self, allocation: dict[str, str]) -> float:
         return sum(self.cost[k][v] for k, v in allocation.items()) / self.total
@@ -62,8 +63,18 @@ def mutate(parent: dict[str, str], budget: Budget, rng: Any, tries: int = 200) -
     return None
 
 
-def evolve(start: dict[str, str], budget: Budget, fitness: Callable[[dict[str, str], int], float], *,
-           screen: int, full: int, offspring: int = 8, survivors: int = 2, evaluations: int = 200, rng: Any) -> tuple[dict[str, str], SearchLog]:
+def evolve(
+    start: dict[str, str],
+    budget: Budget,
+    fitness: Callable[[dict[str, str], int], float],
+    *,
+    screen: int,
+    full: int,
+    offspring: int = 8,
+    survivors: int = 2,
+    evaluations: int = 200,
+    rng: Any,
+) -> tuple[dict[str, str], SearchLog]:
     """The best allocation found from `start` within `evaluations` calls of `fitness(allocation, sequences)`:
     each generation `offspring` children at `screen` sequences, the best `survivors` of them at `full`."""
     log = SearchLog()
@@ -89,7 +100,8 @@ def evolve(start: dict[str, str], budget: Budget, fitness: Callable[[dict[str, s
         if improved:
             parent, parent_fit = best, score(best, full)
         stale = 0 if log.evaluations > before else stale + 1
-        log.generations.append({"kl": parent_fit, "bits": budget.average(parent), "improved": improved,
-                                "evaluations": log.evaluations})
+        log.generations.append(
+            {"kl": parent_fit, "bits": budget.average(parent), "improved": improved, "evaluations": log.evaluations}
+        )
     log.kl = parent_fit
     return parent, log

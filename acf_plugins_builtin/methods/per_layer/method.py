@@ -27,8 +27,10 @@ DEFAULT_BUDGETS = (3.0, 3.5, 4.25)
 
 class PerLayer(Method):
     name = "per_layer"
-    description = ("a quantization level per decoder block and projection group (2–8 bits or kept), assembled from a "
-                   "per-run database of GPTQ- or RTN-quantized tensors; exported as mixed-precision compressed-tensors")
+    description = (
+        "a quantization level per decoder block and projection group (2–8 bits or kept), assembled from a "
+        "per-run database of GPTQ- or RTN-quantized tensors; exported as mixed-precision compressed-tensors"
+    )
     stage = Stage.QUANTIZE
     exclusive_stage = True
     in_default_runs = False  # its database (one calibrated pass per level) is worth building only when asked for
@@ -41,11 +43,15 @@ class PerLayer(Method):
         levels = [lv.name for lv in levels_for(spec)]
         default = next(n for n in levels if n.startswith("4g")) if any(n.startswith("4g") for n in levels) else "4ch"
         sources = [s for s in SOURCES if not (s == "gptq" and llmcompressor_missing())]
-        return Space(params=[
-            Choice(name="source", options=sources, help="how the database's tensors are quantized"),
-            *(Choice(name=u.key, options=levels, default=default, help=f"level of block {u.layer}'s {u.group}")
-              for u in units_of(spec)),
-        ])
+        return Space(
+            params=[
+                Choice(name="source", options=sources, help="how the database's tensors are quantized"),
+                *(
+                    Choice(name=u.key, options=levels, default=default, help=f"level of block {u.layer}'s {u.group}")
+                    for u in units_of(spec)
+                ),
+            ]
+        )
 
     def lowest(self, spec, metric: str) -> float | None:
         if metric != "effective_bits":
@@ -59,7 +65,8 @@ class PerLayer(Method):
         weights = sum(u.weights for u in units)
         used = [lv for lv in levels if lv.name in {params.get(u.key) for u in units}] or levels
         memory = database_bytes(weights, used, spec.hidden_size)
-        note = f"the per-layer database: {len([lv for lv in used if lv.grid])} level(s) of {weights / 1e6:.0f}M weights, {memory / 1e9:.2f} GB"
+        levels = len([lv for lv in used if lv.grid])
+        note = f"the per-layer database: {levels} level(s) of {weights / 1e6:.0f}M weights, {memory / 1e9:.2f} GB"
         # An episode assembles its candidate from the database; the database itself (one calibrated pass per level
         # for GPTQ) is built once per run — by the suggestions before the first episode, or by the first episode
         # that needs a level — and is the run's time, not an episode's.
@@ -70,11 +77,11 @@ class PerLayer(Method):
         from acf.toolkit import content_hash
 
         key = ("per_layer_database", source, content_hash(model, {}, []))
-        if key not in ctx.cache:
-            for old in [k for k in ctx.cache if isinstance(k, tuple) and k[:1] == ("per_layer_database",)]:
-                del ctx.cache[old]  # one database per run at a time: another model's would only hold memory
-            ctx.cache[key] = Database(source, names)
-        return ctx.cache[key]
+        if key not in ctx.memo:
+            for old in [k for k in ctx.memo if isinstance(k, tuple) and k[:1] == ("per_layer_database",)]:
+                del ctx.memo[old]  # one database per run at a time: another model's would only hold memory
+            ctx.memo[key] = Database(source, names)
+        return ctx.memo[key]
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         import torch
@@ -86,7 +93,7 @@ class PerLayer(Method):
         db = self.database(model, params["source"], ctx, [n for names in modules.values() for n in names])
         db.ensure(model, [levels[params[u.key]] for u in units], ctx, CALIBRATION)
         named = dict(model.named_modules())
-        packed = ctx.records.objects.setdefault("packed", {})
+        packed = ctx.records.packed
         with torch.no_grad():
             for u in units:
                 level = levels[params[u.key]]
@@ -98,12 +105,14 @@ class PerLayer(Method):
                     packed[name] = (level.grid, db.scale(name, level), None)
                     ctx.set_tensor_format(f"{name}.weight", level.grid.tensor_format())
         dtype_bits = 8 * next(model.parameters()).element_size()
-        ctx.record(allocation={u.key: params[u.key] for u in units},
-                   allocation_bits=round(average_bits({u.key: params[u.key] for u in units}, units, levels, dtype_bits), 4),
-                   database_mb=round(db.nbytes() / 1e6, 1))
+        ctx.record(
+            allocation={u.key: params[u.key] for u in units},
+            allocation_bits=round(average_bits({u.key: params[u.key] for u in units}, units, levels, dtype_bits), 4),
+            database_mb=round(db.nbytes() / 1e6, 1),
+        )
         return model
 
-    def save(self, model: Any, folder: Path, ctx) -> bool:
+    def write(self, model: Any, folder: Path, ctx) -> bool:
         return save_packed(model, folder, ctx)
 
     def suggest(self, model: Any, ctx, budgets: dict[str, float]) -> list[dict[str, Any]]:
@@ -118,11 +127,16 @@ class PerLayer(Method):
         levels = levels_for(ctx.spec)
         sequences = [torch.tensor([ids]) for ids in calibration_chunks(ctx, KL_SEQUENCES, SEQ_LEN)]
         db = self.database(model, source, ctx, [n for names in modules.values() for n in names])
-        allocator = Allocator(model, db, units, levels, modules, sequences, ctx, CALIBRATION,
-                              8 * next(model.parameters()).element_size())
+        allocator = Allocator(
+            model, db, units, levels, modules, sequences, ctx, CALIBRATION, 8 * next(model.parameters()).element_size()
+        )
         if "effective_bits" in budgets:
-            found = allocator.search(budgets["effective_bits"], evaluations=SUGGEST_EVALUATIONS,
-                                     screen=min(SCREEN_SEQUENCES, len(sequences)), seed=ctx.seed)
+            found = allocator.search(
+                budgets["effective_bits"],
+                evaluations=SUGGEST_EVALUATIONS,
+                screen=min(SCREEN_SEQUENCES, len(sequences)),
+                seed=ctx.seed,
+            )
             allocations = [found.levels]
         else:
             lowest = self.lowest(ctx.spec, "effective_bits")

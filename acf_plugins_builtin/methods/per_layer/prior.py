@@ -36,8 +36,14 @@ def fisher(model: Any, batches: list[Any], modules: list[str]) -> dict[str, Any]
     return {n: s / max(len(batches), 1) for n, s in squares.items()}
 
 
-def sensitivities(model: Any, fisher_diag: dict[str, Any], unit_modules: dict[str, list[str]], units: list[Unit],
-                  levels: list[Level], weight_at: Any) -> dict[str, dict[str, float]]:
+def sensitivities(
+    model: Any,
+    fisher_diag: dict[str, Any],
+    unit_modules: dict[str, list[str]],
+    units: list[Unit],
+    levels: list[Level],
+    weight_at: Any,
+) -> dict[str, dict[str, float]]:
     """Unit key → level name → ½ Σ F·(w − w_level)² (0 for the kept weights); `weight_at(name, level)` is the
     database's dequantized weight."""
     import torch
@@ -58,8 +64,9 @@ def sensitivities(model: Any, fisher_diag: dict[str, Any], unit_modules: dict[st
     return out
 
 
-def knapsack(units: list[Unit], levels: list[Level], sens: dict[str, dict[str, float]], budget_bits: float,
-             dtype_bits: int) -> dict[str, str]:
+def knapsack(
+    units: list[Unit], levels: list[Level], sens: dict[str, dict[str, float]], budget_bits: float, dtype_bits: int
+) -> dict[str, str]:
     """The allocation (unit key → level name) of least summed sensitivity whose average bits per weight is at
     most `budget_bits`. Raises ValueError when even the cheapest levels exceed it."""
     total_weights = sum(u.weights for u in units)
@@ -67,16 +74,21 @@ def knapsack(units: list[Unit], levels: list[Level], sens: dict[str, dict[str, f
     cost = {u.key: {lv.name: lv.bits(u, dtype_bits) * u.weights for lv in levels} for u in units}
 
     def pick(lam: float) -> dict[str, str]:
-        return {u.key: min(levels, key=lambda lv: (sens[u.key][lv.name] + lam * cost[u.key][lv.name],
-                                                    cost[u.key][lv.name])).name for u in units}
+        return {
+            u.key: min(
+                levels, key=lambda lv: (sens[u.key][lv.name] + lam * cost[u.key][lv.name], cost[u.key][lv.name])
+            ).name
+            for u in units
+        }
 
     def used(allocation: dict[str, str]) -> float:
         return sum(cost[k][v] for k, v in allocation.items())
 
     cheapest = {u.key: min(levels, key=lambda lv: cost[u.key][lv.name]).name for u in units}
     if used(cheapest) > capacity * (1 + 1e-9):
-        raise ValueError(f"no allocation reaches {budget_bits:g} bits per weight: the fewest is "
-                         f"{used(cheapest) / total_weights:.4g}")
+        raise ValueError(
+            f"no allocation reaches {budget_bits:g} bits per weight: the fewest is {used(cheapest) / total_weights:.4g}"
+        )
     low, high = 0.0, 1.0
     while used(pick(high)) > capacity and high < 1e30:
         high *= 10
@@ -87,8 +99,14 @@ def knapsack(units: list[Unit], levels: list[Level], sens: dict[str, dict[str, f
     return fill(allocation, units, levels, sens, cost, capacity)
 
 
-def fill(allocation: dict[str, str], units: list[Unit], levels: list[Level], sens: dict[str, dict[str, float]],
-         cost: dict[str, dict[str, float]], capacity: float) -> dict[str, str]:
+def fill(
+    allocation: dict[str, str],
+    units: list[Unit],
+    levels: list[Level],
+    sens: dict[str, dict[str, float]],
+    cost: dict[str, dict[str, float]],
+    capacity: float,
+) -> dict[str, str]:
     """Spend what budget is left: repeatedly take the change of one unit's level that lowers the summed
     sensitivity most per bit and still fits."""
     allocation = dict(allocation)

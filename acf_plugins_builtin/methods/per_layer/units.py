@@ -59,11 +59,20 @@ def levels_for(spec: Any) -> list[Level]:
 
 def units_of(spec: Any) -> list[Unit]:
     """Every unit of the model, block by block, from its config alone (so the space needs no weights)."""
-    h, heads, kv, d, inter = (spec.hidden_size, spec.num_attention_heads, spec.num_key_value_heads, spec.head_dim,
-                              spec.intermediate_size)
+    h, heads, kv, d, inter = (
+        spec.hidden_size,
+        spec.num_attention_heads,
+        spec.num_key_value_heads,
+        spec.head_dim,
+        spec.intermediate_size,
+    )
     mlp_in = (2 if spec.gated_mlp else 1) * h * inter
-    shapes = {"attn_in": ((heads + 2 * kv) * d * h, h), "attn_out": (heads * d * h, heads * d),
-              "mlp_in": (mlp_in, h), "mlp_out": (inter * h, inter)}
+    shapes = {
+        "attn_in": ((heads + 2 * kv) * d * h, h),
+        "attn_out": (heads * d * h, heads * d),
+        "mlp_in": (mlp_in, h),
+        "mlp_out": (inter * h, inter),
+    }
     return [Unit(layer, group, *shapes[group]) for layer in range(spec.num_layers) for group in GROUPS]
 
 
@@ -72,8 +81,12 @@ def unit_modules(model: Any, family: Any) -> dict[str, list[str]]:
     names = {id(m): n for n, m in model.named_modules()}
     out = {}
     for i, layer in enumerate(family.decoder_layers(model)):
-        members = {"attn_in": family.attention_inputs(layer), "attn_out": [family.attention_output(layer)],
-                   "mlp_in": family.mlp_inputs(layer), "mlp_out": [family.down_proj(layer)]}
+        members = {
+            "attn_in": family.attention_inputs(layer),
+            "attn_out": [family.attention_output(layer)],
+            "mlp_in": family.mlp_inputs(layer),
+            "mlp_out": [family.down_proj(layer)],
+        }
         for group, modules in members.items():
             out[f"L{i:02d}_{group}"] = [names[id(m)] for m in modules]
     return out

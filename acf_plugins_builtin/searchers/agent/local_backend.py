@@ -61,8 +61,9 @@ class LocalBackend:
                 point[p.name] = options[max(range(len(options)), key=lambda k: values[k])]
                 text += json.dumps(point[p.name])
             rationale = reply.generate(text + ', "rationale": "', RATIONALE_TOKENS, stop='"')
-            strategies.append({"steps": point_to_strategy(point).model_dump(mode="json")["steps"],
-                               "rationale": own_words(rationale)})
+            strategies.append(
+                {"steps": point_to_strategy(point).model_dump(mode="json")["steps"], "rationale": own_words(rationale)}
+            )
         return Reply(json.dumps({"strategies": strategies}), strategies, len(reply.ids), reply.used)
 
     def transient(self, exc: Exception) -> bool:
@@ -76,7 +77,7 @@ class ReplyWriter:
     def __init__(self, model: Any, tokenizer: Any, chat: str):
         import torch
 
-        from acf_plugins_builtin.evaluators.scoring import model_device
+        from acf.toolkit import model_device
 
         self.model, self.tokenizer, self.chat = model, tokenizer, chat
         self.device = model_device(model)
@@ -95,8 +96,9 @@ class ReplyWriter:
         if not ids:
             return self.last[None]
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([ids], device=self.device), past_key_values=self.cache,
-                             use_cache=True)
+            out = self.model(
+                input_ids=torch.tensor([ids], device=self.device), past_key_values=self.cache, use_cache=True
+            )
         self._rewind()
         return torch.cat([self.last[None], out.logits[0].float()])
 
@@ -108,12 +110,12 @@ class ReplyWriter:
 
     def _split(self, text: str, option: str) -> tuple[list[int], list[int]]:
         """The reply's tokens after the chat up to `text`, and the option's (split as continuations are scored)."""
-        from acf_plugins_builtin.evaluators.choice_scoring import split_pair
+        from acf.toolkit import split_pair
 
         context, continuation = split_pair(self.tokenizer, self.chat + text, option)
-        if context[:len(self.ids)] != self.ids:  # the chat's last token merged with the reply's first
+        if context[: len(self.ids)] != self.ids:  # the chat's last token merged with the reply's first
             raise MalformedReply("the reply's text does not tokenize after the chat's")
-        return context[len(self.ids):], continuation
+        return context[len(self.ids) :], continuation
 
     def score(self, text: str, options: list[Any]) -> list[float]:
         """Each option's mean log-probability per token after `text`, as JSON."""
@@ -133,8 +135,9 @@ class ReplyWriter:
         with torch.inference_mode():
             for _ in range(max_tokens):
                 if feed:
-                    logits = self.model(input_ids=torch.tensor([feed], device=self.device),
-                                        past_key_values=self.cache, use_cache=True).logits[0, -1]
+                    logits = self.model(
+                        input_ids=torch.tensor([feed], device=self.device), past_key_values=self.cache, use_cache=True
+                    ).logits[0, -1]
                 else:
                     logits = self.last
                 self.used += len(feed)

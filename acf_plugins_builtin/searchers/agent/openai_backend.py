@@ -37,32 +37,46 @@ class OpenAIBackend:
         local = url.hostname in LOCAL_HOSTS
         key = os.environ.get(key_env)
         if not key and not local:
-            raise AcfError(f"--llm-endpoint {endpoint} needs an API key in the environment variable {key_env}",
-                           hint=f"export {key_env}=… (or name another variable with --llm-key-env)")
+            raise AcfError(
+                f"--llm-endpoint {endpoint} needs an API key in the environment variable {key_env}",
+                hint=f"export {key_env}=… (or name another variable with --llm-key-env)",
+            )
         if not model:
             raise AcfError("--llm-endpoint needs --llm-model (the model name the endpoint serves)")
         try:
-            socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=10).close()
+            socket.create_connection(
+                (url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=10
+            ).close()
         except OSError as exc:
             raise AcfError(f"cannot reach --llm-endpoint {endpoint}: {exc.strerror or exc}") from None
         self.openai = import_backend("openai", extra="agent", purpose="--searcher agent with --llm-endpoint")
-        self.client = self.openai.OpenAI(base_url=endpoint, api_key=key or "unused", timeout=timeout_s or TIMEOUT_S,
-                                         max_retries=0)  # acf retries, with back-off, and records each try
+        self.client = self.openai.OpenAI(
+            base_url=endpoint, api_key=key or "unused", timeout=timeout_s or TIMEOUT_S, max_retries=0
+        )  # acf retries, with back-off, and records each try
         self.endpoint, self.model = endpoint, model
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "endpoint": self.endpoint, "model": self.model}
 
     def propose(self, messages: list[dict[str, str]], n: int, space: Any) -> Reply:
-        response = self.client.chat.completions.create(model=self.model, messages=messages, temperature=0.2,
-                                                       max_tokens=300 * n)
+        response = self.client.chat.completions.create(
+            model=self.model, messages=messages, temperature=0.2, max_tokens=300 * n
+        )
         text = response.choices[0].message.content or ""
         usage = response.usage
-        return Reply(text, parse_reply(text), getattr(usage, "prompt_tokens", 0) or 0,
-                     getattr(usage, "completion_tokens", 0) or 0)
+        return Reply(
+            text,
+            parse_reply(text),
+            getattr(usage, "prompt_tokens", 0) or 0,
+            getattr(usage, "completion_tokens", 0) or 0,
+        )
 
     def transient(self, exc: Exception) -> bool:
         """Errors worth another try: timeouts, rate limits, server errors, a lost connection."""
-        errors = (self.openai.APITimeoutError, self.openai.RateLimitError, self.openai.APIConnectionError,
-                  self.openai.InternalServerError)
+        errors = (
+            self.openai.APITimeoutError,
+            self.openai.RateLimitError,
+            self.openai.APIConnectionError,
+            self.openai.InternalServerError,
+        )
         return isinstance(exc, errors)

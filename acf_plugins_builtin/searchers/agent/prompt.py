@@ -8,14 +8,17 @@ from typing import Any
 
 from acf import AcfError, Choice, Float, Int
 
-SYSTEM = ("You propose compression strategies for acf, which searches for compressed versions of a causal language "
-          "model. A strategy is an ordered list of steps, each a method with parameters from the space described. "
-          "Propose strategies that are not tried yet, meet the constraints, and are likely to reach or extend the "
-          "Pareto frontier of the objectives. Use what the results so far show: what failed and why, what is on "
-          "the frontier. Reply with JSON only.")
+SYSTEM = (
+    "You propose compression strategies for acf, which searches for compressed versions of a causal language "
+    "model. A strategy is an ordered list of steps, each a method with parameters from the space described. "
+    "Propose strategies that are not tried yet, meet the constraints, and are likely to reach or extend the "
+    "Pareto frontier of the objectives. Use what the results so far show: what failed and why, what is on "
+    "the frontier. Reply with JSON only."
+)
 PLACEHOLDER = "one sentence"  # the rationale's stand-in in FORMAT: a reply that repeats it gave none
-FORMAT = ('{"strategies": [{"steps": [{"method": "NAME", "params": {"PARAM": VALUE}}], "rationale": "%s"}]}'
-          % PLACEHOLDER)
+FORMAT = (
+    '{"strategies": [{"steps": [{"method": "NAME", "params": {"PARAM": VALUE}}], "rationale": "%s"}]}' % PLACEHOLDER
+)
 RECENT = 12
 
 
@@ -34,10 +37,14 @@ def describe_param(name: str, p: Any) -> str:
 def messages(run: Any, n: int, feedback: list[str]) -> list[dict[str, str]]:
     """The chat for one round: the model, the space, the objectives and constraints, the results, the frontier."""
     spec, space = run.spec, run.space
-    lines = [f"Model: {spec.model_type}, {spec.num_parameters / 1e6:.0f}M parameters, {spec.num_layers} layers, "
-             f"hidden {spec.hidden_size}, valid group sizes {spec.valid_group_sizes} (-1 = per channel)."]
-    lines.append("Objectives: " + ", ".join(f"{m.name} ({'higher' if m.direction == 'max' else 'lower'} is better)"
-                                            for m in run.objectives))
+    lines = [
+        f"Model: {spec.model_type}, {spec.num_parameters / 1e6:.0f}M parameters, {spec.num_layers} layers, "
+        f"hidden {spec.hidden_size}, valid group sizes {spec.valid_group_sizes} (-1 = per channel)."
+    ]
+    lines.append(
+        "Objectives: "
+        + ", ".join(f"{m.name} ({'higher' if m.direction == 'max' else 'lower'} is better)" for m in run.objectives)
+    )
     if run.constraints:
         lines.append("Constraints: " + "; ".join(run.constraints))
     baseline = ", ".join(f"{m.name}={run.baseline[m.name].value:.4g}" for m in run.objectives if m.name in run.baseline)
@@ -53,7 +60,9 @@ def messages(run: Any, n: int, feedback: list[str]) -> list[dict[str, str]]:
         lines.append("Recent results:")
         for c in done[-RECENT:]:
             if c.status == "ok":
-                values = ", ".join(f"{m.name}={c.value(m.name):.4g}" for m in run.objectives if m.name in c.measurements)
+                values = ", ".join(
+                    f"{m.name}={c.value(m.name):.4g}" for m in run.objectives if m.name in c.measurements
+                )
                 lines.append(f"- {c.strategy.describe()}: {values}" + ("" if c.feasible else " (violates constraints)"))
             else:
                 lines.append(f"- {c.strategy.describe()}: {c.status}: {c.reason}")
@@ -70,7 +79,7 @@ def parse_reply(text: str) -> list[dict[str, Any]]:
     """The strategies of a reply ({"steps": …, "rationale": …} each); the JSON may sit inside prose or a code fence."""
     for match in re.finditer(r"[\[{]", text):
         try:
-            data, _ = json.JSONDecoder().raw_decode(text[match.start():])
+            data, _ = json.JSONDecoder().raw_decode(text[match.start() :])
         except json.JSONDecodeError:
             continue
         items = data.get("strategies") if isinstance(data, dict) else data
@@ -89,5 +98,7 @@ def own_words(rationale: str) -> str:
 
 def check_endpoint(endpoint: str) -> None:
     if not re.match(r"^https?://[^/\s:]+(:\d+)?(/\S*)?$", endpoint):
-        raise AcfError(f"--llm-endpoint {endpoint!r} is not an http(s) URL",
-                       hint="e.g. https://api.openai.com/v1 or http://localhost:8000/v1")
+        raise AcfError(
+            f"--llm-endpoint {endpoint!r} is not an http(s) URL",
+            hint="e.g. https://api.openai.com/v1 or http://localhost:8000/v1",
+        )

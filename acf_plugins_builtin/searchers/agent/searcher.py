@@ -14,8 +14,8 @@ from typing import Any
 from acf.toolkit import normal_point, point_key
 
 from ..nevergrad import NevergradSearcher, full_point
-from .openai_backend import OpenAIBackend
 from .local_backend import LocalBackend
+from .openai_backend import OpenAIBackend
 from .prompt import MalformedReply, messages
 
 ATTEMPTS = 3
@@ -44,8 +44,16 @@ class AgentSearcher(NevergradSearcher):
         self.rationales: dict[str, str] = {}
         self.feedback: list[str] = []
         self.rounds = self.asks = 0
-        self.counts = {"rounds": 0, "replayed": 0, "fallbacks": 0, "proposed": 0, "invalid": 0, "run": 0,
-                       "prompt_tokens": 0, "completion_tokens": 0}
+        self.counts = {
+            "rounds": 0,
+            "replayed": 0,
+            "fallbacks": 0,
+            "proposed": 0,
+            "invalid": 0,
+            "run": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
 
     def attach(self, run: Any) -> None:
         self.run = run
@@ -114,8 +122,12 @@ class AgentSearcher(NevergradSearcher):
                 if not self.backend.transient(exc):
                     break
             else:
-                record.update(reply=reply.text, strategies=reply.strategies, prompt_tokens=reply.prompt_tokens,
-                              completion_tokens=reply.completion_tokens)
+                record.update(
+                    reply=reply.text,
+                    strategies=reply.strategies,
+                    prompt_tokens=reply.prompt_tokens,
+                    completion_tokens=reply.completion_tokens,
+                )
                 break
             if attempt < ATTEMPTS:
                 time.sleep(BACKOFF_S * 2 ** (attempt - 1))

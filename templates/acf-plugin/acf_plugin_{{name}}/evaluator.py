@@ -9,8 +9,14 @@ from acf.toolkit import compressible_linears
 class ZeroFraction(Evaluator):
     name = "{{name}}_zeros"
     description = "fraction of linear weights that are exactly zero"
-    metrics = (Metric(name="{{name}}_zero_fraction", direction="max", category="size",
-                      description="zeros among the linear layers' weights"),)
+    metrics = (
+        Metric(
+            name="{{name}}_zero_fraction",
+            direction="max",
+            category="size",
+            description="zeros among the linear layers' weights",
+        ),
+    )
 
     def evaluate(self, model, ctx, fidelity):
         zeros = total = 0

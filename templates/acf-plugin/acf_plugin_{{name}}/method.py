@@ -15,11 +15,20 @@ class RoundToBF16(Method):
     stage = Stage.QUANTIZE
 
     def space(self, spec) -> Space:
-        return Space(params=[Choice(name="skip_attention", options=[False, True],
-                                    help="leave the attention projections in full precision")])
+        return Space(
+            params=[
+                Choice(
+                    name="skip_attention",
+                    options=[False, True],
+                    help="leave the attention projections in full precision",
+                )
+            ]
+        )
 
     def estimate(self, spec, params) -> Resources:
-        return Resources(peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size, seconds=spec.num_parameters / 5e8)
+        return Resources(
+            peak_memory_bytes=4 * spec.hidden_size * spec.intermediate_size, seconds=spec.num_parameters / 5e8
+        )
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
         import torch
@@ -32,7 +41,7 @@ class RoundToBF16(Method):
                 ctx.set_tensor_format(f"{name}.weight", TensorFormat(bits=16, format="bfloat16"))
         return model
 
-    def save(self, model: Any, folder: Path, ctx) -> bool:
+    def write(self, model: Any, folder: Path, ctx) -> bool:
         """Write the rounded weights as bfloat16: the checkpoint acf measures (`size_mb`) is what this method made
         it. transformers reloads them into the float32 model exactly. Return False to let `save_pretrained` do it."""
         import torch

@@ -24,7 +24,7 @@ def test_bf16_checkpoint_is_smaller_and_reloads_the_same(acf_tiny_model, tmp_pat
 
     model, ctx = load_model(acf_tiny_model), model_context(acf_tiny_model)
     RoundToBF16().apply(model, {"skip_attention": False}, ctx)
-    assert RoundToBF16().save(model, tmp_path, ctx)
+    assert RoundToBF16().write(model, tmp_path, ctx)
     dense = (acf_tiny_model / "model.safetensors").stat().st_size
     assert (tmp_path / "model.safetensors").stat().st_size < 0.75 * dense
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path)
