@@ -22,11 +22,23 @@ import pytest
 
 from acf.cli import main
 from acf.models.artifact import ArtifactStore
-from acf.models.loading import load_tokenizer
+from acf.models.loading import load_model, load_tokenizer
 from acf.models.spec import infer_spec
 from acf.plugins.context import Context
 from acf.plugins.manager import register_plugin, registry, unregister_plugin
 from acf.plugins.runtime import Runtimes
+
+__all__ = [
+    "build_tiny_model",
+    "write_gsm8k",
+    "deploy_on",
+    "model_context",
+    "load_model",
+    "registered_plugin",
+    "run_cli",
+    "acf_tiny_model",
+    "acf_cli",
+]
 
 TOKENIZER_CORPUS = [
     "Question: Janet has 3 apples and buys 5 more. How many apples does she have?",

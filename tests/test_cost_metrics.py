@@ -38,9 +38,9 @@ def test_rapl_counts_increments_across_a_wrap_around(tmp_path, monkeypatch):
     import torch
 
     root = powercap(tmp_path, {"intel-rapl:0": ("package-0", 999_000_000, 1_000_000_000)})
-    monkeypatch.setattr("acf_plugins_builtin.evaluators.energy.POWERCAP", str(root))
+    monkeypatch.setattr("acf_plugins_builtin.evaluators.costs.energy.POWERCAP", str(root))
     zone = str(root / "intel-rapl:0")
-    monkeypatch.setattr("acf_plugins_builtin.evaluators.energy.rapl_package_zones", lambda *a: [zone])
+    monkeypatch.setattr("acf_plugins_builtin.evaluators.costs.energy.rapl_package_zones", lambda *a: [zone])
     counter = EnergyCounter(torch.device("cpu"))
     assert counter.source == "rapl"
     start = counter.read()

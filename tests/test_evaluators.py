@@ -51,7 +51,7 @@ def test_packaged_gsm8k_is_the_whole_test_split_and_calibration_comes_from_elsew
     assert scored[0]["question"].startswith("Janet’s ducks lay 16 eggs per day")
     # offline there is no train split: calibration text is another task's (HumanEval's problems), never GSM8K test
     monkeypatch.setattr(
-        "acf_plugins_builtin.evaluators.calibration_sources.hub_records",
+        "acf_plugins_builtin.evaluators.tasks.calibration_sources.hub_records",
         lambda *a: (_ for _ in ()).throw(DatasetNotFoundError("offline")),
     )
     calibration = ev.calibration_texts(ctx, 50)

@@ -156,7 +156,7 @@ def test_a_budget_no_allocation_meets_is_a_one_line_error(acf_tiny_model, gsm8k_
 def test_a_database_that_would_not_fit_is_refused_at_preflight_with_the_numbers(
     acf_tiny_model, gsm8k_file, tmp_path, monkeypatch
 ):
-    from acf import preflight
+    from acf.session import preflight
 
     original = preflight.free_memory_bytes
     result = None

@@ -178,9 +178,9 @@ def test_frontier_show_marks_simulated_costs_and_says_why(acf_tiny_model, gsm8k_
 
 
 def test_the_llama_cpp_runtime_without_its_extra_names_the_extra(acf_tiny_model, gsm8k_file, monkeypatch):
-    from acf_plugins_builtin.runtimes import llamacpp
+    from acf_plugins_builtin.shared import llamacpp_process
 
-    monkeypatch.setattr(llamacpp, "find_spec", lambda name: None)
+    monkeypatch.setattr(llamacpp_process, "find_spec", lambda name: None)
     code, out, err = run_cli(
         [
             "eval",

@@ -16,7 +16,7 @@ def test_rendered_template_installs_into_a_fresh_venv_and_works(tmp_path, acf_ti
     assert code == 0, err
     project = tmp_path / "acf-plugin-demo"
     assert (project / "acf_plugin_demo" / "method.py").is_file()
-    assert 'demo = "acf_plugin_demo"' in (project / "pyproject.toml").read_text()
+    assert '"demo" = "acf_plugin_demo"' in (project / "pyproject.toml").read_text().splitlines()
     # a throw-away virtual environment that sees this environment's packages (acf, torch, the build backend) but
     # installs the plugin itself. Not `system_site_packages`: that is the base interpreter's, not this venv's.
     env_dir = tmp_path / "venv"

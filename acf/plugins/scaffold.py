@@ -14,8 +14,8 @@ PLACEHOLDER = "{{name}}"
 
 def template_dir() -> Path:
     """The template: inside the installed package (wheel), or at the top of a source checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_templates" / "acf-plugin", here.parent / "templates" / "acf-plugin"):
+    package = Path(__file__).resolve().parents[1]  # acf/
+    for candidate in (package / "_templates" / "acf-plugin", package.parent / "templates" / "acf-plugin"):
         if candidate.is_dir():
             return candidate
     raise AcfError("acf's plugin template is missing from this installation (reinstall acf)")
