@@ -191,14 +191,23 @@ def evaluate(
 
 
 def export(
-    run_dir: str | Path, out: str | Path, *, candidate: str | None = None, progress: bool | Progress = False
+    run_dir: str | Path,
+    out: str | Path,
+    *,
+    candidate: str | None = None,
+    format: str = "native",
+    progress: bool | Progress = False,
 ) -> Path:
-    """Rebuild a run's candidate (default: the recommended pick) and write it as a checked Hugging Face folder."""
+    """Rebuild a run's candidate (default: the recommended pick) and write what was measured to the folder `out`:
+    its GGUF file, or its Hugging Face folder (`format="hf"`: a Hugging Face folder whatever it was), checked by a
+    round trip in the runtime that measured it (`acf_export.json` in `out` says how it went)."""
     picked = find_candidate(run_dir, candidate)
     if Path(out).exists() and any(Path(out).iterdir()):
         raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
     config = RunStore(Path(run_dir)).read_config()
-    return export_candidate(run_session(run_dir, config=config, progress=progress), picked, Path(out), config)
+    session = run_session(run_dir, config=config, progress=progress)
+    export_candidate(session, picked, Path(out), config, form=format)
+    return Path(out)
 
 
 def reporter(progress: bool | Progress) -> Progress:

@@ -13,7 +13,8 @@ from acf.rundir.cache import EvalCache  # noqa: E402
 from acf.session.session import Session  # noqa: E402
 from acf.types.strategy import Step, Strategy  # noqa: E402
 from acf_plugins_builtin.shared.gguf_file import read_gguf_weights, write_gguf  # noqa: E402
-from acf_plugins_builtin.shared.llamacpp_process import RuntimeProcess, quantize_gguf  # noqa: E402
+from acf_plugins_builtin.shared.llamacpp_process import llama_cpp_process, quantize_gguf  # noqa: E402
+from acf_plugins_builtin.shared.process import RuntimeProcess  # noqa: E402
 
 
 def hf_logprobs(model, ids):
@@ -28,7 +29,7 @@ def test_a_model_written_as_gguf_gives_llama_cpp_the_same_log_likelihoods(acf_ti
     model, tok = load_model(acf_tiny_model), load_tokenizer(acf_tiny_model)
     path = write_gguf(model, acf_tiny_model, tmp_path / "tiny.gguf")
     ids = tok("Tom has 3 apples and buys 4 more. How many apples?", add_special_tokens=True)["input_ids"]
-    process = RuntimeProcess()
+    process = llama_cpp_process()
     try:
         process.request("load", path=str(path), n_ctx=256, threads=1, logits_all=True)
         theirs = process.request("score", tokens=ids)["logprobs"]
@@ -100,15 +101,17 @@ def test_llama_cpp_measures_a_dense_candidate_natively_when_named(acf_tiny_model
 
 
 def test_a_runtime_process_that_hangs_or_dies_is_an_error_with_the_reason():
-    hangs = RuntimeProcess(timeout_s=0.5, command=[sys.executable, "-c", "import time; time.sleep(30)"])
+    hangs = RuntimeProcess(0.5, [sys.executable, "-c", "import time; time.sleep(30)"], "llama.cpp runtime")
     with pytest.raises(RuntimeError, match="did not answer 'load' within 0 s|did not answer 'load' within 1 s"):
         hangs.request("load", path="x", n_ctx=8, threads=1)
     dies = RuntimeProcess(
-        command=[sys.executable, "-c", "import sys; sys.stdin.readline(); print('boom', file=sys.stderr); sys.exit(3)"]
+        60,
+        [sys.executable, "-c", "import sys; sys.stdin.readline(); print('boom', file=sys.stderr); sys.exit(3)"],
+        "llama.cpp runtime",
     )
     with pytest.raises(RuntimeError, match=r"died during 'load' \(exit code 3\): boom"):
         dies.request("load", path="x", n_ctx=8, threads=1)
-    broken = RuntimeProcess()
+    broken = llama_cpp_process()
     try:
         with pytest.raises(RuntimeError, match="failed in 'load'"):
             broken.request("load", path=str(Path("/nonexistent.gguf")), n_ctx=8, threads=1)
@@ -139,3 +142,71 @@ def test_llama_cpp_tokenizes_the_written_vocabulary_as_transformers_does(acf_tin
             llm.tokenize(text.encode(), add_bos=False, special=False)
             == tok(text, add_special_tokens=False)["input_ids"]
         )
+
+
+def gguf_run(acf_tiny_model, gsm8k_file, run_dir):
+    import acf
+
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=1,
+        run_dir=run_dir,
+        methods=["gguf"],
+        evaluators=["size"],
+        strategies=[{"steps": [{"method": "gguf", "params": {"type": "Q8_0"}}]}],
+        evaluator_options={"gsm8k": {"data_path": str(gsm8k_file), "limit": 4}},
+    )
+    (candidate,) = result.candidates
+    assert candidate.status == "ok", candidate.reason
+    return candidate
+
+
+def test_a_gguf_candidate_exports_as_the_file_that_was_measured(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
+    import json
+    import subprocess
+
+    candidate = gguf_run(acf_tiny_model, gsm8k_file, tmp_path / "run")
+    out = tmp_path / "out"
+    code, stdout, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(out), "-q"])
+    assert code == 0, err
+    (gguf,) = out.glob("*.gguf")
+    assert gguf.stat().st_size / 1e6 == pytest.approx(candidate.measurements["size_mb"].value, rel=0.01)
+    assert "reloaded on llama.cpp" in stdout
+    trip = json.loads((out / "acf_export.json").read_text())["round_trip"]
+    assert trip["runtime"] == "llama.cpp" and trip["items"] >= 4 and trip["max_difference"] <= trip["tolerance"]
+    assert "llama_cpp.server --model" in (out / "README.md").read_text()
+    assert out.stat().st_mode & 0o044 == 0o044  # readable by others, as a folder mkdir made (umask 022)
+    # it loads and generates in llama-cpp-python, in a fresh process, with the tokenizer it carries
+    script = (
+        "import sys; from llama_cpp import Llama; llm = Llama(model_path=sys.argv[1], n_ctx=64, verbose=False); "
+        "print(len(llm.tokenize(b'Tom has 3 apples')), llm('Tom has', max_tokens=4, temperature=0)['usage'])"
+    )
+    ran = subprocess.run([sys.executable, "-c", script, str(gguf)], capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and "'completion_tokens'" in ran.stdout, ran.stderr
+    # --format hf: a Hugging Face folder (the file's weights, dequantized), checked on hf
+    code, stdout, err = acf_cli(
+        ["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(tmp_path / "hf"), "--format", "hf"]
+    )
+    assert code == 0 and "reloaded on hf" in stdout and (tmp_path / "hf" / "config.json").is_file(), err
+
+
+def test_an_export_that_does_not_round_trip_leaves_nothing(acf_tiny_model, gsm8k_file, tmp_path, acf_cli, monkeypatch):
+    import shutil
+
+    from acf.models import export
+
+    candidate = gguf_run(acf_tiny_model, gsm8k_file, tmp_path / "run")
+
+    def corrupt_copy(source, target):  # the file's second half overwritten, as a broken disk or transfer would
+        shutil.copyfile(source, target)
+        data = bytearray(Path(target).read_bytes())
+        half = len(data) // 2
+        data[half:] = b"\xff" * (len(data) - half)
+        Path(target).write_bytes(bytes(data))
+
+    monkeypatch.setattr(export.shutil, "copy2", corrupt_copy)
+    out = tmp_path / "out"
+    code, _, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(out), "-q"])
+    assert code == 2 and ("scores differently" in err or "does not load" in err), err
+    assert not out.exists() and not list(tmp_path.glob(".out.*"))

@@ -64,14 +64,29 @@ def export(
     candidate: Optional[str] = typer.Option(
         None, "--candidate", help="episode id, e.g. ep003 (default: the recommended pick)"
     ),
-    out: Path = typer.Option(..., "--out", help="folder to write the Hugging Face model to"),
+    out: Path = typer.Option(..., "--out", help="folder to write the candidate to"),
+    form: str = typer.Option(
+        "native",
+        "--format",
+        help="native (the artifact that was measured: a GGUF file, a compressed-tensors or "
+        "Hugging Face folder) or hf (a Hugging Face folder)",
+    ),
     quiet: bool = parameter(COMMAND["quiet"]),
 ) -> None:
-    """Write a candidate as a Hugging Face model folder (checked by reloading it)."""
+    """Write a candidate as the artifact that was measured, checked by reloading it where it was measured."""
     import acf.api as api
+    from acf.rundir.files import read_json
+    from acf.rundir.names import EXPORT_RECORD
 
-    folder = api.export(run_dir, out, candidate=candidate, progress=not quiet)
-    typer.echo(f"Exported to {folder} (reloaded with from_pretrained: same outputs)")
+    folder = api.export(run_dir, out, candidate=candidate, format=form, progress=not quiet)
+    record = read_json(folder / EXPORT_RECORD)
+    trip = record["round_trip"]
+    what = folder / record["artifact"] if record["artifact"] != "." else folder
+    typer.echo(
+        f"Exported {what} ({trip['format']}): reloaded on {trip['runtime']}, {trip['items']} items within "
+        f"{trip['max_difference']:.2g} nats/token of the run's candidate (tolerance {trip['tolerance']})"
+        + (f"; {trip['note']}" if trip["note"] else "")
+    )
 
 
 def _report(result, json_out: bool) -> None:

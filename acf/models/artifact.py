@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from acf.models.loading import quiet_progress_bars
 from acf.rundir.files import cache_dir
-from acf.rundir.names import CANDIDATE_RECORD
+from acf.rundir.names import CANDIDATE_RECORD, EXPORT_RECORD
 
 DEFAULT_LIMIT_GB = 20.0
 # The artifact kind of a candidate written as a Hugging Face folder (`write_candidate`); others name a file format.
@@ -59,7 +59,7 @@ def weight_bytes(path: Path) -> int:
     path = Path(path)
     if path.is_file():
         return path.stat().st_size
-    skip = {*TOKENIZER_FILES, "README.md", CANDIDATE_RECORD, COMPLETE}
+    skip = {*TOKENIZER_FILES, "README.md", CANDIDATE_RECORD, EXPORT_RECORD, COMPLETE}
     return sum(p.stat().st_size for p in path.iterdir() if p.is_file() and p.name not in skip)
 
 

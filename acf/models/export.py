@@ -1,52 +1,166 @@
-"""Export a candidate as an ordinary Hugging Face model folder, checked by reloading it."""
+"""Export a candidate as the artifact its measurements are of — the GGUF file of a GGUF candidate, else its Hugging
+Face folder (compressed-tensors, bitsandbytes or dense) — checked by a round trip: reloaded in the runtime that
+measured it, in a process of its own, it must score a fixed slice of the run's task as the run's candidate does."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from acf.errors import AcfError
 from acf.models.artifact import HF
+from acf.models.formats import candidate_format
 from acf.models.loading import quiet_progress_bars
-from acf.rundir.names import CANDIDATE_RECORD
+from acf.rundir.names import CANDIDATE_RECORD, EXPORT_RECORD
 from acf.types.config import RunConfig
 from acf.types.results import EpisodeResult
 
+# The round trip: how many of the task's held-out texts, cut to how many tokens, and how far apart the mean
+# log-likelihood per token of any one text may be between the run's candidate and the reloaded export.
+ROUND_TRIP_ITEMS = 32
+ROUND_TRIP_TOKENS = 128
+ROUND_TRIP_TOLERANCE = 0.01  # nats per token
+# `--format`: `native`, the artifact that was measured; `hf`, a Hugging Face folder whatever the candidate's format.
+FORMATS = ("native", "hf")
+
 
 class ExportError(AcfError):
-    """The exported folder did not reload with the same outputs: it is not a deliverable."""
+    """The exported artifact did not reload with the same outputs: it is not a deliverable."""
 
 
-def export_candidate(session: Any, candidate: EpisodeResult, out: Path, config: RunConfig) -> Path:
-    """Rebuild `candidate` on `session` (the run's settings: same calibration data, same seed) and save it to `out`.
+@dataclass
+class RoundTrip:
+    """How the exported artifact reloaded: on which runtime, in which format, over how many items, and the largest
+    difference of one item's mean log-likelihood per token from the run's candidate."""
 
-    The candidate's Hugging Face folder (`Context.artifact`: written once per content, by `save_pretrained` unless
-    a step's method writes it itself — compressed-tensors for quantized results) is copied, given a model card,
-    and reloaded with `AutoModelForCausalLM.from_pretrained` to check that it gives the same logits.
-    """
+    runtime: str
+    format: str
+    items: int
+    max_difference: float
+    tolerance: float
+    note: str = ""
+
+
+def export_candidate(
+    session: Any, candidate: EpisodeResult, out: Path, config: RunConfig, *, form: str = "native"
+) -> RoundTrip:
+    """Rebuild `candidate` on `session` (the run's settings: same calibration data, same seed) and write what was
+    measured to `out`: with `form` "native" the candidate's deliverable (`Context.checkpoint`: a GGUF file, or the
+    Hugging Face folder a step's method writes — compressed-tensors — or `save_pretrained` does), with "hf" its
+    Hugging Face folder. A model card and `acf_candidate.json` go beside it. Nothing is left at `out` unless the
+    round trip holds (`round_trip`)."""
+    if form not in FORMATS:
+        raise AcfError(f"--format must be one of {', '.join(FORMATS)}, got {form!r}")
     strategy = session.validate(candidate.strategy)
     session.progress.phase(f"rebuilding {candidate.id}: {strategy.describe()}")
     model = session.apply(strategy)
-    tokenizer = session.ctx.tokenizer
+    ctx = session.ctx
+    measured = candidate_format(model, ctx.tensor_formats)
+    native = form == "native" or not ctx.records.deliverable
+    source = ctx.checkpoint(model) if native else ctx.artifact(model, HF)
+    fmt = measured if native else candidate_format(model, {})  # `--format hf` of a GGUF candidate: dense weights
     methods = [session.methods[s.method] for s in strategy.steps]
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        shutil.copytree(
-            session.ctx.artifact(model, HF), staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*")
-        )
-        (staging / "README.md").write_text(model_card(config, candidate, session.spec.hub_id or config.model))
+        if source.is_file():
+            shutil.copy2(source, staging / source.name)
+        else:
+            shutil.copytree(source, staging, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+            check_reload(model, ctx.tokenizer, staging, prepare=lambda m: [x.prepare_reloaded(m) for x in methods])
+        exported = staging / source.name if source.is_file() else staging
+        runtime = session.runtimes.native(fmt)
+        result = round_trip(session, model, runtime, exported, fmt)
+        served = out / source.name if source.is_file() else out
+        card = model_card(config, candidate, session.spec.hub_id or config.model, result, runtime, served)
+        (staging / "README.md").write_text(card)
         (staging / CANDIDATE_RECORD).write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
-        check_reload(model, tokenizer, staging, prepare=lambda m: [method.prepare_reloaded(m) for method in methods])
+        record = {"artifact": exported.name if source.is_file() else ".", "round_trip": asdict(result)}
+        (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=2))
+        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the mode mkdir would
         if out.exists():
             out.rmdir()
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def round_trip(session: Any, model: Any, runtime: Any, exported: Path, fmt: str) -> RoundTrip:
+    """Score the first `ROUND_TRIP_ITEMS` held-out texts of the run's task (cut to `ROUND_TRIP_TOKENS` tokens) on
+    the candidate as the run measured it — through its deployment where that scores tokens (llama.cpp's logits of
+    a GGUF file), else in this process — and on `exported` loaded by `runtime` in a process of its own (by the
+    fallback runtime, said in `note`, where `runtime` cannot load files); every item's mean log-likelihood per token
+    must agree within `ROUND_TRIP_TOLERANCE`, else `ExportError`."""
+    ctx, note = session.ctx, ""
+    sequences = probe_sequences(ctx)
+    session.progress.phase(f"round trip: {len(sequences)} items on {runtime.name}")
+    try:
+        deployed = ctx.deployment(model)
+        if deployed.scores_tokens and not deployed.simulated:
+            expected = [_mean(deployed.score_tokens(s)) for s in sequences]
+        else:
+            expected = [_mean(v) for v in token_logprobs(model, sequences)]
+    finally:
+        ctx.close_deployment()
+    try:
+        reloaded = runtime.load(exported, fmt)
+    except NotImplementedError:
+        fallback = session.runtimes.fallback_runtime()
+        note = f"{runtime.name} cannot load files: checked on {fallback.name}"
+        runtime, reloaded = fallback, fallback.load(exported, fmt)
+    try:
+        got = [_mean(reloaded.score_tokens(s)) for s in sequences]
+    except Exception as exc:
+        raise ExportError(f"the exported artifact does not load in {runtime.name}: {exc}") from None
+    finally:
+        reloaded.close()
+    worst = max(abs(a - b) for a, b in zip(expected, got))
+    if not worst <= ROUND_TRIP_TOLERANCE:  # NaN fails too
+        raise ExportError(
+            f"the exported artifact scores differently on {runtime.name}: an item's mean log-likelihood differs by "
+            f"{worst:.3g} nats/token from the run's candidate (tolerance {ROUND_TRIP_TOLERANCE})"
+        )
+    return RoundTrip(runtime.name, fmt, len(sequences), worst, ROUND_TRIP_TOLERANCE, note)
+
+
+def probe_sequences(ctx: Any) -> list[list[int]]:
+    """Token ids of the task's first held-out texts (the calibration split), or of fixed probes without one."""
+    try:
+        texts = ctx.calibration_texts(ROUND_TRIP_ITEMS)
+    except Exception:  # a task without held-out text: the fixed probes still compare the outputs
+        texts = PROBES
+    sequences = [ctx.tokenizer(t)["input_ids"][:ROUND_TRIP_TOKENS] for t in texts]
+    return [s for s in sequences if len(s) >= 2]
+
+
+def token_logprobs(model: Any, sequences: list[list[int]]) -> list[list[float]]:
+    """The log-probability of each token after the first, as the in-memory candidate gives it."""
+    import torch
+
+    device = next(model.parameters()).device
+    out = []
+    with torch.inference_mode():
+        for tokens in sequences:
+            logits = model(input_ids=torch.tensor([tokens], device=device)).logits[0, :-1].float()
+            picked = torch.log_softmax(logits, dim=-1)[torch.arange(len(tokens) - 1), torch.tensor(tokens[1:])]
+            out.append(picked.tolist())
     return out
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / max(len(values), 1)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 PROBES = [
@@ -91,15 +205,20 @@ def check_reload(
         )
 
 
-def model_card(config: RunConfig, candidate: EpisodeResult, base: str) -> str:
+def model_card(
+    config: RunConfig, candidate: EpisodeResult, base: str, result: RoundTrip, runtime: Any, served: Path
+) -> str:
     rows = "\n".join(
-        f"| {name} | {m.value:.6g}{m.caveats()} | [{m.low:.6g}, {m.high:.6g}] | {m.n} |"
+        f"| {name} | {m.value:.6g}{m.caveats()} | [{m.low:.6g}, {m.high:.6g}] | {m.n} | {m.runtime or ''} |"
         for name, m in sorted(candidate.measurements.items())
     )
     steps = "\n".join(f"{i}. `{s.method}` {json.dumps(s.params)}" for i, s in enumerate(candidate.strategy.steps, 1))
     verdict = "met" if candidate.feasible else "violated: " + ", ".join(candidate.violations)
+    serve = runtime.serve_command(served)
+    serve_line = f" Serve it: `{serve}`" if serve else ""
+    checked = f" ({result.note})" if result.note else ""
     return f"""---
-library_name: transformers
+library_name: {"gguf" if served.suffix == ".gguf" else "transformers"}
 base_model: {base}
 tags: [acf, compressed]
 ---
@@ -108,14 +227,22 @@ tags: [acf, compressed]
 
 Found by `acf compress {config.model} --dataset {config.dataset}` (searcher {config.searcher}, seed {config.seed}).
 
+## Deployment
+
+`{served.name}`, format `{result.format}`, measured on the `{runtime.name}` runtime.{serve_line}
+
+Round trip: reloaded on {result.runtime} in a fresh process, {result.items} held-out texts of the task scored within
+{result.max_difference:.2g} nats/token (mean log-likelihood per token, per text) of the run's candidate (tolerance
+{result.tolerance}){checked}.
+
 ## Strategy
 
 {steps}
 
 ## Measured metrics (95% intervals, n samples)
 
-| metric | value | interval | n |
-|---|---|---|---|
+| metric | value | interval | n | runtime |
+|---|---|---|---|---|
 {rows}
 
 Reward {candidate.reward:+.4f}; constraints {verdict}.

@@ -8,6 +8,7 @@ marked `simulated`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 from acf.errors import AcfError, UnknownPluginError
@@ -103,6 +104,17 @@ class Runtime:
     def runs_natively(self, fmt: str) -> bool:
         return fmt in self.native_formats
 
+    def load(self, path: Path, fmt: str) -> Deployment:
+        """The artifact `acf export` wrote at `path` (a file or a folder, in format `fmt`) deployed from disk in a
+        process of its own, as its user would load it: the export's round-trip check scores tokens on it
+        (`Deployment.score_tokens`). A runtime that cannot raises NotImplementedError; the check then runs on the
+        fallback runtime and says so."""
+        raise NotImplementedError(f"runtime {self.name} does not load exported artifacts")
+
+    def serve_command(self, path: Path) -> str:
+        """How a user runs the exported artifact at `path` on this runtime (shown in its model card)."""
+        return ""
+
     def deploy(self, model: Any, ctx: Context, fmt: str) -> Deployment:
         """`model` (the candidate, in format `fmt`) deployed for measuring; `ctx.checkpoint(model)` and
         `ctx.artifact(model, kind, build)` give it written to disk."""
@@ -130,12 +142,17 @@ class Runtimes:
         self.available = {n: c for n, c in known.items() if n == self.fallback or c().unavailable(device) is None}
 
     def choose(self, fmt: str) -> Runtime:
-        if self.wanted != "auto":
-            return self.available[self.wanted]()
+        return self.available[self.wanted]() if self.wanted != "auto" else self.native(fmt)
+
+    def fallback_runtime(self) -> Runtime:
+        return self.available[self.fallback]()
+
+    def native(self, fmt: str) -> Runtime:
+        """The available runtime of highest priority that runs `fmt` natively, else the fallback."""
         for runtime in (cls() for cls in sorted(self.available.values(), key=lambda c: -c.priority)):
             if runtime.runs_natively(fmt):
                 return runtime
-        return self.available[self.fallback]()
+        return self.fallback_runtime()
 
     def deploy(self, model: Any, ctx: Context) -> Deployment:
         """The candidate deployed on the runtime that measures its cost (`Context.deploy`)."""

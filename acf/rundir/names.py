@@ -24,6 +24,8 @@ SEARCHER_RECORDS = "searcher"  # a folder: the searcher's own records (the agent
 EPISODE_DIR = re.compile(r"^episode_(\d{3,})$")
 # Beside an exported candidate's weights: the candidate's record (its `EpisodeResult`).
 CANDIDATE_RECORD = "acf_candidate.json"
+# Beside an exported candidate's weights: what was exported and how its round trip went.
+EXPORT_RECORD = "acf_export.json"
 # Beside a model acf converted (from a GGUF file, say): where it came from, what the conversion dropped.
 MODEL_SOURCE = "acf_source.json"
 RUN_LOCK = "run.lock"

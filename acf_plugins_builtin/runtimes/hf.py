@@ -7,12 +7,15 @@ model it is in memory, and its cost is marked `simulated`.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from acf import Deployment, Runtime
 from acf.toolkit import model_device
+from acf_plugins_builtin.shared.process import TIMEOUT_S, RuntimeProcess
 
 NATIVE = (
     "dense-float32",
@@ -39,6 +42,36 @@ class HFRuntime(Runtime):
 
     def deploy(self, model: Any, ctx: Any, fmt: str) -> "HFDeployment":
         return HFDeployment(model, fmt, simulated=not self.runs_natively(fmt))
+
+    def load(self, path: Path, fmt: str) -> "HFFolder":
+        return HFFolder(Path(path), fmt, simulated=not self.runs_natively(fmt))
+
+    def serve_command(self, path: Path) -> str:
+        return f'AutoModelForCausalLM.from_pretrained("{path}") in transformers, or vllm serve {path}'
+
+
+class HFFolder(Deployment):
+    """A Hugging Face folder loaded by transformers in a worker process of its own (`hf_worker`): what `acf export`
+    checks an exported folder on, as its user would load it."""
+
+    runtime = "hf"
+    scores_tokens = True
+
+    def __init__(self, folder: Path, fmt: str, simulated: bool):
+        self.folder, self.format, self.simulated = folder, fmt, simulated
+        self.process: RuntimeProcess | None = None
+
+    def score_tokens(self, tokens: list[int]) -> list[float]:
+        if self.process is None:
+            command = [sys.executable, "-m", "acf_plugins_builtin.runtimes.hf_worker"]
+            self.process = RuntimeProcess(TIMEOUT_S, command, "transformers worker")
+            self.process.request("load", path=str(self.folder))
+        return self.process.request("score", tokens=list(tokens))["logprobs"]
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.close()
+            self.process = None
 
 
 class HFDeployment(Deployment):

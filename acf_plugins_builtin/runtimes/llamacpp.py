@@ -14,7 +14,8 @@ from typing import Any
 
 from acf import Deployment, Runtime
 from acf_plugins_builtin.shared.gguf_file import write_gguf
-from acf_plugins_builtin.shared.llamacpp_process import FULL, GGUF_TYPES, RuntimeProcess, llama_cpp_missing, threads
+from acf_plugins_builtin.shared.llamacpp_process import FULL, GGUF_TYPES, llama_cpp_missing, llama_cpp_process, threads
+from acf_plugins_builtin.shared.process import RuntimeProcess
 
 # Context the runtime is loaded with for scoring (reloaded longer when a sequence needs it).
 SCORING_CTX = 2048
@@ -30,6 +31,13 @@ class LlamaCppRuntime(Runtime):
 
     def unavailable(self, device: str) -> str | None:
         return llama_cpp_missing() or super().unavailable(device)
+
+    def load(self, path: Path, fmt: str) -> "LlamaCppDeployment":
+        return LlamaCppDeployment(Path(path), fmt, simulated=False)  # in a worker process of its own
+
+    def serve_command(self, path: Path) -> str:
+        # llama-cpp-python's OpenAI-compatible server (its `server` extra), or llama.cpp's own binary
+        return f"python -m llama_cpp.server --model {path}   or   llama-server -m {path}"
 
     def deploy(self, model: Any, ctx: Any, fmt: str) -> "LlamaCppDeployment":
         if fmt.startswith("gguf-"):
@@ -65,7 +73,7 @@ class LlamaCppDeployment(Deployment):
         if self.process is None or n_ctx > self.n_ctx or scoring != self.scoring:
             if self.process is not None:
                 self.process.close()
-            self.process, self.n_ctx, self.scoring = RuntimeProcess(), max(n_ctx, 512), scoring
+            self.process, self.n_ctx, self.scoring = llama_cpp_process(), max(n_ctx, 512), scoring
             self.process.request("load", path=str(self.path), n_ctx=self.n_ctx, threads=threads(), logits_all=scoring)
         return self.process
 
@@ -98,7 +106,7 @@ class LlamaCppDeployment(Deployment):
     def peak_memory_bytes(self, prompt_len: int) -> int:
         """Peak resident memory of a fresh runtime process that loads the file and runs one prefill, above what
         the process held before loading (the interpreter and the library)."""
-        fresh = RuntimeProcess()
+        fresh = llama_cpp_process()
         try:
             fresh.request("load", path=str(self.path), n_ctx=max(prompt_len + 1, 32), threads=threads())
             fresh.request("prefill_decode", prompt_len=prompt_len, new_tokens=1, seed=0)

@@ -182,6 +182,9 @@ class VLLMRuntime(Runtime):
             return "it needs the 'vllm' package, which is not installed: pip install 'acf[vllm]' (GPU only)"
         return super().unavailable(device)
 
+    def serve_command(self, path: Path) -> str:
+        return f"vllm serve {path}"
+
     def deploy(self, model: Any, ctx: Any, fmt: str) -> "VLLMDeployment":
         # the candidate's Hugging Face folder (with its tokenizer), written once per content and shared
         return VLLMDeployment(ctx.artifact(model, "hf"), fmt, simulated=not self.runs_natively(fmt))
