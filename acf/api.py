@@ -204,9 +204,18 @@ def export(
     picked = find_candidate(run_dir, candidate)
     if Path(out).exists() and any(Path(out).iterdir()):
         raise AcfError(f"{out} already exists and is not empty", hint="choose another --out")
-    config = RunStore(Path(run_dir)).read_config()
+    store = RunStore(Path(run_dir))
+    config = store.read_config()
     session = run_session(run_dir, config=config, progress=progress)
-    export_candidate(session, picked, Path(out), config, form=format)
+    export_candidate(
+        session,
+        picked,
+        Path(out),
+        config,
+        form=format,
+        baseline=store.read_baseline(),
+        references=store.read_references(),
+    )
     return Path(out)
 
 

@@ -175,7 +175,8 @@ def test_a_gguf_candidate_exports_as_the_file_that_was_measured(acf_tiny_model, 
     assert "reloaded on llama.cpp" in stdout
     trip = json.loads((out / "acf_export.json").read_text())["round_trip"]
     assert trip["runtime"] == "llama.cpp" and trip["items"] >= 4 and trip["max_difference"] <= trip["tolerance"]
-    assert "llama_cpp.server --model" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "llama_cpp.server --model" in card and "vs uncompressed on its runtime" in card
     assert out.stat().st_mode & 0o044 == 0o044  # readable by others, as a folder mkdir made (umask 022)
     # it loads and generates in llama-cpp-python, in a fresh process, with the tokenizer it carries
     script = (
@@ -210,3 +211,37 @@ def test_an_export_that_does_not_round_trip_leaves_nothing(acf_tiny_model, gsm8k
     code, _, err = acf_cli(["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(out), "-q"])
     assert code == 2 and ("scores differently" in err or "does not load" in err), err
     assert not out.exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_a_run_keeps_a_reference_per_runtime_and_shows_both_ratios(acf_tiny_model, gsm8k_file, tmp_path, acf_cli):
+    import json
+
+    import acf
+
+    result = acf.compress(
+        str(acf_tiny_model),
+        "gsm8k",
+        episodes=1,
+        run_dir=tmp_path / "run",
+        methods=["gguf"],
+        evaluators=["latency", "size"],
+        reward="latency",
+        strategies=[{"steps": [{"method": "gguf", "params": {"type": "Q8_0"}}]}],
+        evaluator_options={
+            "gsm8k": {"data_path": str(gsm8k_file), "limit": 2},
+            "latency": {"repeats": 2, "new_tokens": 2, "prompt_len": 8},
+        },
+    )
+    (candidate,) = result.candidates
+    assert candidate.status == "ok" and candidate.measurements["latency_ms"].runtime == "llama.cpp"
+    stored = json.loads((tmp_path / "run" / "baseline.json").read_text())
+    by_runtime = stored["by_runtime"]
+    assert set(by_runtime) == {"hf", "llama.cpp"}
+    assert by_runtime["hf"]["latency_ms"] == stored["latency_ms"]  # the baseline is its own runtime's reference
+    reference = by_runtime["llama.cpp"]["latency_ms"]
+    assert (reference["runtime"], reference["format"], reference["simulated"]) == ("llama.cpp", "dense-float32", False)
+    # the reward's gains stay relative to the run's baseline
+    assert result.frontier.baseline["latency_ms"].runtime == "hf"
+    code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run")], env={"COLUMNS": "250"})
+    flat = " ".join(out.split())
+    assert code == 0 and "baseline on hf" in flat and "uncompressed on llama.cpp" in flat, out + err

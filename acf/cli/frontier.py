@@ -53,11 +53,22 @@ def on_objectives(result, run_dir: Path, names: list[str]):
     return replace(result, frontier=frontier)
 
 
-def _fmt(m) -> str:
+def _fmt(m, base=None, reference=None) -> str:
+    """A measurement with its interval and caveats; a cost timed on another runtime than the baseline's also shows
+    its ratio to the baseline and to the uncompressed model on its own runtime (`baseline.json` → `by_runtime`)."""
     flag = m.caveats()
-    if m.high > m.low:
-        return f"{m.value:.4g} [{m.low:.4g}, {m.high:.4g}]{flag}"
-    return f"{m.value:.4g}{flag}"
+    text = f"{m.value:.4g} [{m.low:.4g}, {m.high:.4g}]{flag}" if m.high > m.low else f"{m.value:.4g}{flag}"
+    if base is not None and reference is not None and base.runtime != m.runtime and base.value and reference.value:
+        to_base, to_own = m.value / base.value, m.value / reference.value
+        text += f" (×{to_base:.3g} baseline on {base.runtime}, ×{to_own:.3g} uncompressed on {m.runtime})"
+    return text
+
+
+def references_of(result) -> dict:
+    from acf.rundir.store import RunStore
+
+    run_dir = getattr(result, "run_dir", None)
+    return RunStore(run_dir).read_references() if run_dir is not None else {}
 
 
 def print_frontier(result) -> None:
@@ -88,6 +99,12 @@ def print_frontier(result) -> None:
         "",
     ]
     table.add_row(*base_row, style="dim")
+    references = references_of(result)
+
+    def cell(c, name):
+        m = c.measurements[name]
+        return _fmt(m, frontier.baseline.get(name), references.get(m.runtime, {}).get(name))
+
     for c in frontier.candidates:
         marker = "★" if c.id == frontier.recommended else ""
         status = "ok" if c.feasible else "violates " + ", ".join(c.violations)
@@ -95,7 +112,7 @@ def print_frontier(result) -> None:
             marker,
             c.id,
             c.strategy.describe(),
-            *(_fmt(c.measurements[m.name]) for m in frontier.objectives),
+            *(cell(c, m.name) for m in frontier.objectives),
             f"{c.reward:+.4f}",
             status,
         )

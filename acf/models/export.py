@@ -18,6 +18,7 @@ from acf.models.formats import candidate_format
 from acf.models.loading import quiet_progress_bars
 from acf.rundir.names import CANDIDATE_RECORD, EXPORT_RECORD
 from acf.types.config import RunConfig
+from acf.types.measurement import Measurement
 from acf.types.results import EpisodeResult
 
 # The round trip: how many of the task's held-out texts, cut to how many tokens, and how far apart the mean
@@ -47,13 +48,21 @@ class RoundTrip:
 
 
 def export_candidate(
-    session: Any, candidate: EpisodeResult, out: Path, config: RunConfig, *, form: str = "native"
+    session: Any,
+    candidate: EpisodeResult,
+    out: Path,
+    config: RunConfig,
+    *,
+    form: str = "native",
+    baseline: dict[str, Measurement] | None = None,
+    references: dict[str, dict[str, Measurement]] | None = None,
 ) -> RoundTrip:
     """Rebuild `candidate` on `session` (the run's settings: same calibration data, same seed) and write what was
     measured to `out`: with `form` "native" the candidate's deliverable (`Context.checkpoint`: a GGUF file, or the
     Hugging Face folder a step's method writes — compressed-tensors — or `save_pretrained` does), with "hf" its
     Hugging Face folder. A model card and `acf_candidate.json` go beside it. Nothing is left at `out` unless the
-    round trip holds (`round_trip`)."""
+    round trip holds (`round_trip`). The card shows each cost against the run's `baseline` and against the
+    uncompressed model on the cost's own runtime (`references`: `baseline.json` → `by_runtime`)."""
     if form not in FORMATS:
         raise AcfError(f"--format must be one of {', '.join(FORMATS)}, got {form!r}")
     strategy = session.validate(candidate.strategy)
@@ -77,7 +86,8 @@ def export_candidate(
         runtime = session.runtimes.native(fmt)
         result = round_trip(session, model, runtime, exported, fmt)
         served = out / source.name if source.is_file() else out
-        card = model_card(config, candidate, session.spec.hub_id or config.model, result, runtime, served)
+        base = session.spec.hub_id or config.model
+        card = model_card(config, candidate, base, result, runtime, served, baseline or {}, references or {})
         (staging / "README.md").write_text(card)
         (staging / CANDIDATE_RECORD).write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
         record = {"artifact": exported.name if source.is_file() else ".", "round_trip": asdict(result)}
@@ -206,10 +216,21 @@ def check_reload(
 
 
 def model_card(
-    config: RunConfig, candidate: EpisodeResult, base: str, result: RoundTrip, runtime: Any, served: Path
+    config: RunConfig,
+    candidate: EpisodeResult,
+    base: str,
+    result: RoundTrip,
+    runtime: Any,
+    served: Path,
+    baseline: dict[str, Measurement],
+    references: dict[str, dict[str, Measurement]],
 ) -> str:
+    def ratio(reference: Measurement | None, m: Measurement) -> str:
+        return f"×{m.value / reference.value:.3g}" if reference is not None and reference.value else ""
+
     rows = "\n".join(
-        f"| {name} | {m.value:.6g}{m.caveats()} | [{m.low:.6g}, {m.high:.6g}] | {m.n} | {m.runtime or ''} |"
+        f"| {name} | {m.value:.6g}{m.caveats()} | [{m.low:.6g}, {m.high:.6g}] | {m.n} | {m.runtime or ''} "
+        f"| {ratio(baseline.get(name), m)} | {ratio(references.get(m.runtime or '', {}).get(name), m)} |"
         for name, m in sorted(candidate.measurements.items())
     )
     steps = "\n".join(f"{i}. `{s.method}` {json.dumps(s.params)}" for i, s in enumerate(candidate.strategy.steps, 1))
@@ -241,8 +262,8 @@ Round trip: reloaded on {result.runtime} in a fresh process, {result.items} held
 
 ## Measured metrics (95% intervals, n samples)
 
-| metric | value | interval | n | runtime |
-|---|---|---|---|---|
+| metric | value | interval | n | runtime | vs baseline | vs uncompressed on its runtime |
+|---|---|---|---|---|---|---|
 {rows}
 
 Reward {candidate.reward:+.4f}; constraints {verdict}.

@@ -13,6 +13,7 @@ import re
 RUN_CONFIG = "run_config.json"
 MODEL_SPEC = "model_spec.json"
 BASELINE = "baseline.json"
+BY_RUNTIME = "by_runtime"  # the key of baseline.json that holds the uncompressed model's costs on each runtime
 FRONTIER = "pareto_frontier.json"
 FINAL = "final_results.json"
 STRATEGY = "strategy.json"

@@ -13,6 +13,7 @@ from acf.rundir.files import atomic_write_json, atomic_write_text, read_json
 from acf.rundir.lock import RunLock
 from acf.rundir.names import (
     BASELINE,
+    BY_RUNTIME,
     EPISODE_DIR,
     ERROR,
     FINAL,
@@ -84,13 +85,27 @@ class RunStore:
     def read_spec(self) -> dict[str, Any]:
         return read_json(self.dir / MODEL_SPEC) if (self.dir / MODEL_SPEC).is_file() else {}
 
-    def write_baseline(self, measurements: dict[str, Measurement]) -> None:
-        atomic_write_json(self.dir / BASELINE, {k: v.model_dump() for k, v in measurements.items()})
+    def write_baseline(
+        self, measurements: dict[str, Measurement], by_runtime: dict[str, dict[str, Measurement]] | None = None
+    ) -> None:
+        """The uncompressed model's measurements (what every gain is relative to) and, under `by_runtime`, its costs
+        on each runtime that measured a candidate of the run (the reference the runtime's own share is seen by)."""
+        data: dict[str, Any] = {k: v.model_dump() for k, v in measurements.items()}
+        data[BY_RUNTIME] = {r: {k: v.model_dump() for k, v in ms.items()} for r, ms in (by_runtime or {}).items()}
+        atomic_write_json(self.dir / BASELINE, data)
 
     def read_baseline(self) -> dict[str, Measurement] | None:
         if not (self.dir / BASELINE).is_file():
             return None
-        return {k: Measurement.model_validate(v) for k, v in read_json(self.dir / BASELINE).items()}
+        data = read_json(self.dir / BASELINE)
+        return {k: Measurement.model_validate(v) for k, v in data.items() if k != BY_RUNTIME}
+
+    def read_references(self) -> dict[str, dict[str, Measurement]]:
+        """`baseline.json` → `by_runtime`: runtime → the uncompressed model's costs on it (empty before any)."""
+        if not (self.dir / BASELINE).is_file():
+            return {}
+        stored = read_json(self.dir / BASELINE).get(BY_RUNTIME, {})
+        return {r: {k: Measurement.model_validate(v) for k, v in ms.items()} for r, ms in stored.items()}
 
     def write_frontier(self, frontier: Frontier) -> None:
         atomic_write_json(self.dir / FRONTIER, frontier.model_dump(mode="json"))

@@ -19,6 +19,7 @@ from acf.plugins.method import Method
 from acf.search.deadline import deadline, describe_failure
 from acf.search.pipelines import point_to_strategy
 from acf.session.preflight import PreflightRefused
+from acf.session.references import measure_reference
 from acf.system.gpu_monitor import GpuMemoryMonitor
 from acf.types.frontier import Frontier, dominated_at_best
 from acf.types.measurement import Measurement
@@ -84,6 +85,10 @@ class Executor:
         """Strategies (JSON) the run's methods suggest from the model (`Method.suggest`)."""
         raise NotImplementedError
 
+    def reference(self, runtime: str) -> dict[str, Measurement]:
+        """The uncompressed model's costs on `runtime`, taken where the candidates are."""
+        raise NotImplementedError
+
     def submit(self, episode: int, point: dict[str, Any], frontier: Frontier | None) -> None:
         raise NotImplementedError
 
@@ -123,6 +128,9 @@ class LocalExecutor(Executor):
 
     def suggest(self, budgets: dict[str, float]) -> list[dict[str, Any]]:
         return suggestions(self.session, budgets)
+
+    def reference(self, runtime: str) -> dict[str, Measurement]:
+        return measure_reference(self.session, runtime)
 
     def submit(self, episode: int, point: dict[str, Any], frontier: Frontier | None) -> None:
         self.queue.append((episode, point, frontier))

@@ -21,6 +21,7 @@ from acf.search.pipelines import enumerate_pipelines, point_to_strategy, strateg
 from acf.search.promotion import promote
 from acf.search.proposals import Proposer, checked_proposal, given_point, normal_point
 from acf.search.ray_executor import RayExecutor
+from acf.search.references import References
 from acf.search.replay import replay
 from acf.session.session import Session
 from acf.system.progress import Progress
@@ -71,6 +72,7 @@ class Search:
         # Built before any model work, so a searcher whose backend is missing or broken, or a Ray cluster that
         # cannot be reached, stops the run at once.
         self.executor = self._executor(cost)
+        self.references = References(self.store, self.executor, self.progress, set(s.runtimes.available))
         takes = inspect.signature(searcher_cls.__init__).parameters  # a plugin's may take neither
         extra = {k: v for k, v in (("workers", self.executor.slots), ("config", config)) if k in takes}
         self.searcher = searcher_cls(
@@ -165,7 +167,7 @@ class Search:
         try:
             self.progress.episode(0, "baseline")
             self.baseline = self.executor.baseline()
-            self.store.write_baseline(self.baseline)
+            self.references.start(self.baseline)
             self.searcher.attach(self._view())
             given = self.given + self._suggestions()
             proposer = Proposer(self.searcher, lambda point: s.refuse(point_to_strategy(point)), given=given)
@@ -267,6 +269,8 @@ class Search:
         if outcome.error:
             self.store.write_error(number, outcome.error)
         self.store.write_result(candidate)
+        if candidate.status == "ok":
+            self.references.note(candidate)
         self.candidates.append(candidate)
         self.candidates.sort(key=lambda c: c.episode)
         frontier = self.frontier()

@@ -15,6 +15,7 @@ from acf.errors import AcfError
 from acf.plugins.backends import import_backend
 from acf.search.executors import Executor, Outcome, evaluate_point, suggestions
 from acf.search.pipelines import point_to_strategy
+from acf.session.references import measure_reference
 from acf.session.session import Session
 from acf.system.progress import Progress
 from acf.types.config import RunConfig
@@ -58,6 +59,9 @@ class Worker:
 
     def suggest(self, budgets: dict[str, float]) -> list[dict[str, Any]]:
         return suggestions(self.session, budgets)
+
+    def reference(self, runtime: str) -> dict[str, Any]:
+        return {k: m.model_dump(mode="json") for k, m in measure_reference(self.session, runtime).items()}
 
     def pid(self) -> int:
         return os.getpid()
@@ -178,6 +182,9 @@ class RayExecutor(Executor):
 
     def suggest(self, budgets: dict[str, float]) -> list[dict[str, Any]]:
         return self._call("suggest", budgets)
+
+    def reference(self, runtime: str) -> dict[str, Measurement]:
+        return {k: Measurement.model_validate(v) for k, v in self._call("reference", runtime).items()}
 
     def submit(self, episode: int, point: dict[str, Any], frontier: Frontier | None, attempt: int = 1) -> None:
         snapshot = frontier.model_dump(mode="json") if frontier is not None and frontier.candidates else None
