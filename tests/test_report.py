@@ -53,6 +53,7 @@ def test_report_is_one_self_contained_file(run_dir, acf_cli):
     assert len(data["episodes"]) == 6 and len(data["hypervolume"]) == 6
     assert data["hypervolume"][-1] == pytest.approx(frontier["hypervolume"])
     assert data["constraints"][0]["metric"] == "size_mb"
+    assert set(data["references"]) == {"hf"} and "latency_ms" in data["references"]["hf"]  # all timed on hf
     code, out, err = acf_cli(["report", str(run_dir.parent / "missing")])
     assert code == 2 and "not an acf run directory" in err
 

@@ -65,6 +65,9 @@ def report_data(run_dir: str | Path) -> dict[str, Any]:
     metrics = sorted({k for e in episodes for k in e["measurements"]} | set(baseline))
     return {
         "run_dir": str(run_dir),
+        "references": {
+            runtime: {k: v.model_dump() for k, v in ms.items()} for runtime, ms in store.read_references().items()
+        },
         "config": config,
         "spec": spec,
         "objectives": [m.model_dump() for m in frontier.objectives],
