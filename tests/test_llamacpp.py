@@ -245,3 +245,35 @@ def test_a_run_keeps_a_reference_per_runtime_and_shows_both_ratios(acf_tiny_mode
     code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run")], env={"COLUMNS": "250"})
     flat = " ".join(out.split())
     assert code == 0 and "baseline on hf" in flat and "uncompressed on llama.cpp" in flat, out + err
+
+
+def test_an_importance_matrix_weighs_the_quantization_error_where_the_inputs_are(tmp_path, gsm8k_file, monkeypatch):
+    """Q4_K_M with the importance matrix (mean squared input per column, collected in transformers and handed to
+    llama.cpp's quantizer) has less activation-weighted error than without; the matrix is computed once."""
+    import numpy as np
+
+    from acf.testing import build_tiny_model, load_model, model_context
+    from acf_plugins_builtin.evaluators.tasks.gsm8k import GSM8K
+    from acf_plugins_builtin.methods.gguf import GGUFQuant
+    from acf_plugins_builtin.shared.gguf_file import gguf_tensor_names
+
+    monkeypatch.setenv("ACF_CACHE_DIR", str(tmp_path / "cache"))
+    folder = build_tiny_model(tmp_path / "tiny", hidden=256, intermediate=512)  # rows K-quants take (256)
+    original = load_model(folder)
+    weighted = {}
+    for flag in (True, False):
+        model = load_model(folder)
+        ctx = model_context(folder, dataset=GSM8K(data_path=str(gsm8k_file)))
+        ctx.records.begin_step("gguf")
+        model = GGUFQuant().apply(model, {"type": "Q4_K_M", "imatrix": flag}, ctx)
+        assert ctx.records.steps[-1]["imatrix"] is flag
+        (matrix,) = (tmp_path / "cache" / "imatrix").glob("*.npz")
+        importance = np.load(matrix)
+        names = gguf_tensor_names(original)
+        error = 0.0
+        for name, param in model.named_parameters():
+            if names.get(name) in importance.files:
+                diff = (param.detach() - original.state_dict()[name]).numpy()
+                error += float((diff**2 * importance[names[name]]).sum())
+        weighted[flag] = error
+    assert weighted[True] < weighted[False]

@@ -70,6 +70,27 @@ def permute(weights, heads: int):
     return weights.reshape(heads, 2, rows // heads // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
 
 
+def gguf_tensor_names(model: Any) -> dict[str, str]:
+    """Each tensor of `model`'s state dict → its name in the GGUF file (`blk.0.attn_q.weight`, …); a tied output
+    (`lm_head.weight` sharing the embeddings) has none: llama.cpp uses the token embeddings."""
+    import gguf
+
+    layers = model.config.num_hidden_layers
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
+    tied = model.get_output_embeddings() is not None and (
+        model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
+    )
+    out = {}
+    for name in model.state_dict():
+        if tied and name == "lm_head.weight":
+            continue
+        target = names.get_name(name, try_suffixes=(".weight", ".bias"))
+        if target is None:
+            raise AcfError(f"GGUF export: no GGUF name for tensor {name}")
+        out[name] = target
+    return out
+
+
 def write_gguf(model: Any, tokenizer_folder: Path, path: Path, *, half: bool = False) -> Path:
     """Write `model` (a transformers Llama-like model) and the tokenizer in `tokenizer_folder` to `path`."""
     import gguf
@@ -98,16 +119,11 @@ def write_gguf(model: Any, tokenizer_folder: Path, path: Path, *, half: bool = F
     writer.add_vocab_size(model.get_input_embeddings().weight.shape[0])
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16 if half else gguf.LlamaFileType.ALL_F32)
     _add_tokenizer(writer, tokenizer_folder, model.get_input_embeddings().weight.shape[0])
-    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, layers)
-    tied = model.get_output_embeddings() is not None and (
-        model.get_output_embeddings().weight.data_ptr() == model.get_input_embeddings().weight.data_ptr()
-    )
+    names = gguf_tensor_names(model)
     for name, tensor in model.state_dict().items():
-        if tied and name == "lm_head.weight":
-            continue  # llama.cpp uses the token embeddings when there is no output tensor
-        target = names.get_name(name, try_suffixes=(".weight", ".bias"))
-        if target is None:
-            raise AcfError(f"GGUF export: no GGUF name for tensor {name}")
+        if name not in names:
+            continue  # a tied output: llama.cpp uses the token embeddings when there is no output tensor
+        target = names[name]
         data = tensor.detach().float().cpu().numpy()
         if name.endswith("q_proj.weight"):
             data = permute(data, heads)

@@ -29,11 +29,28 @@ def threads() -> int:
     return torch.get_num_threads()
 
 
-def quantize_gguf(source: Path, target: Path, gguf_type: str) -> Path:
-    """llama.cpp's own quantizer, in the runtime process (a crash there is an error here, not a dead run)."""
+def quantize_gguf(
+    source: Path,
+    target: Path,
+    gguf_type: str,
+    *,
+    imatrix: Path | None = None,
+    tensor_types: list[tuple[str, str]] | None = None,
+) -> Path:
+    """llama.cpp's own quantizer, in the runtime process (a crash there is an error here, not a dead run): the file
+    type `gguf_type`, with an importance matrix (`acf_plugins_builtin.shared.imatrix`) and per-tensor types
+    ([regex, GGML type], as `llama-quantize --tensor-type`) where given."""
     process = llama_cpp_process()
     try:
-        process.request("quantize", source=str(source), target=str(target), type=gguf_type, threads=threads())
+        process.request(
+            "quantize",
+            source=str(source),
+            target=str(target),
+            type=gguf_type,
+            threads=threads(),
+            imatrix=str(imatrix) if imatrix else None,
+            tensor_types=[list(t) for t in tensor_types or []],
+        )
     except RuntimeError as exc:
         raise AcfError(f"GGUF {gguf_type} quantization failed: {exc}") from None
     finally:

@@ -122,7 +122,14 @@ class Worker:
             self.llm.eval([token])
         return {"tokens": out}
 
-    def quantize(self, source: str, target: str, type: str, threads: int) -> dict:
+    def quantize(
+        self, source: str, target: str, type: str, threads: int, imatrix: str | None = None, tensor_types=None
+    ) -> dict:
+        """llama.cpp's quantizer: the file type `type`, with the importance matrix in the `.npz` file `imatrix`
+        (GGUF tensor name → per-column importance) and `tensor_types` ([regex, GGML type name], …: what
+        `llama-quantize --tensor-type` does) where given."""
+        import ctypes
+
         import llama_cpp
 
         if type not in FTYPES:
@@ -130,6 +137,25 @@ class Worker:
         params = llama_cpp.llama_model_quantize_default_params()
         params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_{FTYPES[type]}")
         params.nthread = threads
+        keep = []  # the arrays llama.cpp reads must outlive the call
+        if imatrix:
+            import numpy as np
+
+            stored = np.load(imatrix)
+            entries = (llama_cpp.llama_model_imatrix_data * (len(stored.files) + 1))()  # NULL-name terminated
+            for i, name in enumerate(stored.files):
+                values = np.ascontiguousarray(stored[name], dtype=np.float32)
+                keep.append(values)
+                entries[i].name, entries[i].size = name.encode(), values.size
+                entries[i].data = values.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            params.imatrix = ctypes.cast(entries, ctypes.POINTER(llama_cpp.llama_model_imatrix_data))
+            keep.append(entries)
+        if tensor_types:
+            overrides = (llama_cpp.llama_model_tensor_override * (len(tensor_types) + 1))()  # NULL-terminated
+            for i, (pattern, ggml_type) in enumerate(tensor_types):
+                overrides[i].pattern, overrides[i].type = pattern.encode(), getattr(llama_cpp, f"GGML_TYPE_{ggml_type}")
+            params.tt_overrides = ctypes.cast(overrides, ctypes.POINTER(llama_cpp.llama_model_tensor_override))
+            keep.append(overrides)
         code = llama_cpp.llama_model_quantize(source.encode(), target.encode(), params)
         if code != 0:
             raise RuntimeError(f"llama_model_quantize returned {code}")
