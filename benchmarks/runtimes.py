@@ -10,7 +10,9 @@ Q4_K_M / Q3_K_M (llama.cpp, native), GPTQ W4 g64 and RTN W4 g64 (no runtime here
 `size_mb` is the size evaluator's: the bytes of the candidate's checkpoint on disk (its Hugging Face folder's
 weights and configuration, or its GGUF file); `size_check` says whether the size computed from the recorded
 formats agrees with the checkpoint's tensors within 2% (else the evaluator's note). The ratio columns are against
-fp32's, measured in the same run.
+fp32's, measured in the same run. After each GGUF row, a `llama-cpp-python-direct` row times the same file with
+llama-cpp-python called directly in this process (its own `Llama.generate`, greedy, the same prompt length, new
+tokens and repeats): `vs direct` is acf's llama.cpp figure over it (1.00: acf measures what the library does).
 """
 
 from __future__ import annotations
@@ -75,7 +77,9 @@ def measure(model: str, dtype: str, steps, args) -> dict:
     strategy = session.validate(Strategy(steps=[Step(method=m, params=p) for m, p in steps])) if steps else None
     measured, _, _ = session.measure(strategy, evaluators=costs)
     latency, size = measured["latency_ms"], measured["size_mb"]
+    path = session.ctx.checkpoint(session.apply(strategy)) if latency.format.startswith("gguf-") else None
     return {
+        "file": str(path) if path else None,
         "format": latency.format,
         "runtime": latency.runtime,
         "simulated": latency.simulated,
@@ -85,6 +89,38 @@ def measure(model: str, dtype: str, steps, args) -> dict:
         "size_mb": size.value,
         "size_check": "; ".join(size.notes) or "within 2%",
     }
+
+
+def direct(path: str, args) -> dict:
+    """Prefill and decode tokens/s of llama-cpp-python called directly on the GGUF file at `path`: its own
+    `Llama.generate` (greedy), batch 1, random prompts of `--prompt-len` tokens, median of `--repeats` after a
+    warm-up, with as many threads as acf's llama.cpp runtime uses (torch's)."""
+    import random
+    import statistics
+    import time
+
+    import torch
+    from llama_cpp import Llama
+
+    threads = torch.get_num_threads()
+    n_ctx = args.prompt_len + args.new_tokens + 8
+    llm = Llama(
+        model_path=path, n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_threads=threads, n_threads_batch=threads, verbose=False
+    )
+    prefill, decode = [], []
+    for repeat in range(args.repeats + 1):
+        rng = random.Random(repeat)
+        prompt = [rng.randrange(llm.n_vocab()) for _ in range(args.prompt_len)]
+        started = time.perf_counter()
+        tokens = llm.generate(prompt, top_k=1, temp=0.0, reset=True)
+        next(tokens)  # the prompt evaluated and the first token chosen
+        first = time.perf_counter()
+        for _, _token in zip(range(args.new_tokens - 1), tokens):
+            pass
+        if repeat:  # the first is the warm-up
+            prefill.append(first - started)
+            decode.append((args.new_tokens - 1) / (time.perf_counter() - first))
+    return {"prefill_tps": args.prompt_len / statistics.median(prefill), "decode_tps": statistics.median(decode)}
 
 
 def main(argv=None) -> int:
@@ -107,20 +143,36 @@ def main(argv=None) -> int:
             rows.append({"name": name, **measure(args.model, dtype, steps, args)})
         except Exception as exc:  # a format this machine cannot make (a missing extra): shown, not hidden
             rows.append({"name": name, "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        if rows[-1]["file"]:  # the same GGUF file, timed by llama-cpp-python called directly
+            acf_row = rows[-1]
+            rows.append(
+                {
+                    **acf_row,
+                    "name": f"{name}-direct",
+                    "runtime": "llama-cpp-python-direct",
+                    "peak_mb": None,
+                    **direct(acf_row["file"], args),
+                }
+            )
+            acf_row["prefill_vs_direct"] = acf_row["prefill_tps"] / rows[-1]["prefill_tps"]
+            acf_row["decode_vs_direct"] = acf_row["decode_tps"] / rows[-1]["decode_tps"]
     base = next(r for r in rows if r["name"] == "fp32")
     print(
         "| row | format | runtime | simulated | prefill tok/s | decode tok/s | decode vs fp32 | peak MB | "
-        "peak vs fp32 | size MB | size check |"
+        "peak vs fp32 | size MB | size check | prefill, decode vs direct |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         if "error" in r:
-            print(f"| {r['name']} | - | - | - | - | - | - | - | - | - | {r['error']} |")
+            print(f"| {r['name']} | - | - | - | - | - | - | - | - | - | {r['error']} | |")
             continue
+        peak = f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%}" if r["peak_mb"] else "- | -"
+        versus = f"{r['prefill_vs_direct']:.2f}, {r['decode_vs_direct']:.2f}" if "decode_vs_direct" in r else ""
         print(
             f"| {r['name']} | {r['format']} | {r['runtime']} | {'yes' if r['simulated'] else 'no'} | "
             f"{r['prefill_tps']:.0f} | {r['decode_tps']:.1f} | {r['decode_tps'] / base['decode_tps']:.2f}× | "
-            f"{r['peak_mb']:.0f} | {r['peak_mb'] / base['peak_mb']:.0%} | {r['size_mb']:.1f} | {r['size_check']} |"
+            f"{peak} | {r['size_mb']:.1f} | {r['size_check']} | {versus} |"
         )
     import torch
 
