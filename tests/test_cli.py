@@ -251,3 +251,27 @@ def test_frontier_show_on_other_objectives(acf_cli, acf_tiny_model, gsm8k_file, 
     assert code == 0 and "★" in out and "recommended" in out
     code, out, err = acf_cli(["frontier", "show", str(tmp_path / "run"), "--objectives", "speed"])
     assert code == 2 and "no measured metric(s) speed" in err
+
+
+def test_a_repeated_warning_is_one_line_once_per_run(capsys):
+    """Libraries that reset the warning filters in a hot loop (bitsandbytes' int8 cast warning, 10,080 lines in
+    one run of the README's command) are shown once."""
+    import warnings
+
+    from acf import cli
+
+    cli._shown.clear()
+    shown = warnings.showwarning
+    warnings.showwarning = cli._one_line_warning
+    try:
+        for _ in range(3):
+            with warnings.catch_warnings():  # what resets the registry that would otherwise show it once
+                warnings.simplefilter("always")
+                warnings.warn("MatMul8bitLt: inputs will be cast from torch.float32 to float16", stacklevel=1)
+        warnings.warn("another one", stacklevel=1)
+    finally:
+        warnings.showwarning = shown
+    assert capsys.readouterr().err.splitlines() == [
+        "Warning: MatMul8bitLt: inputs will be cast from torch.float32 to float16",
+        "Warning: another one",
+    ]

@@ -28,12 +28,21 @@ def build_app() -> typer.Typer:
     return app
 
 
+_shown: set[str] = set()
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    print(f"Warning: {message}", file=sys.stderr)
+    """A warning as one line, each text once per process: libraries that reset the warning filters in hot loops
+    (bitsandbytes' int8 cast warning came 10,080 times in one run) say it once."""
+    text = str(message)
+    if text not in _shown:
+        _shown.add(text)
+        print(f"Warning: {text}", file=sys.stderr)
 
 
 def main() -> None:
     warnings.showwarning = _one_line_warning
+    _shown.clear()  # once per run: a command run in-process again (tests, plugins) says its warnings again
     debug = bool(os.environ.get("ACF_DEBUG"))
     try:
         app = build_app()
