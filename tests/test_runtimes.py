@@ -171,8 +171,9 @@ def test_frontier_show_marks_simulated_costs_and_says_why(acf_tiny_model, gsm8k_
         ]
     )
     assert code == 0, err
-    code, out, _ = run_cli(["frontier", "show", str(run)])
-    flat = " ".join(out.split())  # rich wraps long cells
+    # wide enough that no cell wraps: a wrapped cell interleaves the table's borders with its words
+    code, out, _ = run_cli(["frontier", "show", str(run)], env={"COLUMNS": "300"})
+    flat = " ".join(out.split())
     assert code == 0 and "(simulated on" in flat and "hf: pack-quantized-w4)" in flat
     assert "simulated: the cost of 2 candidate(s) was measured on hf, which does not run pack-quantized-w4" in flat
 
