@@ -135,7 +135,7 @@ def test_export_round_trips_through_from_pretrained(acf_tiny_model, gsm8k_file, 
             ["export", str(tmp_path / "run"), "--candidate", candidate.id, "--out", str(out), "-q"]
         )
         assert code == 0, err
-        assert "reloaded with from_pretrained" in stdout
+        assert "reloaded on hf" in stdout
         card = (out / "README.md").read_text()
         assert candidate.strategy.steps[0].method in card and "gsm8k_loglik" in card
         reloaded = AutoModelForCausalLM.from_pretrained(out)
