@@ -11,8 +11,9 @@ Q4_K_M / Q3_K_M (llama.cpp, native), GPTQ W4 g64 and RTN W4 g64 (no runtime here
 weights and configuration, or its GGUF file); `size_check` says whether the size computed from the recorded
 formats agrees with the checkpoint's tensors within 2% (else the evaluator's note). The ratio columns are against
 fp32's, measured in the same run. After each GGUF row, a `llama-cpp-python-direct` row times the same file with
-llama-cpp-python called directly in this process (its own `Llama.generate`, greedy, the same prompt length, new
-tokens and repeats): `vs direct` is acf's llama.cpp figure over it (1.00: acf measures what the library does).
+llama-cpp-python called directly in this process (its own `Llama.generate`, greedy, the same prompt length and new
+tokens), interleaved with acf's llama.cpp deployment of the file: `vs direct` is acf's interleaved figure over the
+direct one (1.00: acf measures what the library does).
 """
 
 from __future__ import annotations
@@ -91,10 +92,12 @@ def measure(model: str, dtype: str, steps, args) -> dict:
     }
 
 
-def direct(path: str, args) -> dict:
-    """Prefill and decode tokens/s of llama-cpp-python called directly on the GGUF file at `path`: its own
-    `Llama.generate` (greedy), batch 1, random prompts of `--prompt-len` tokens, median of `--repeats` after a
-    warm-up, with as many threads as acf's llama.cpp runtime uses (torch's)."""
+def direct(path: str, fmt: str, args) -> dict:
+    """llama-cpp-python called directly on the GGUF file at `path` — its own `Llama.generate` (greedy), batch 1,
+    random prompts of `--prompt-len` tokens, as many threads as acf's llama.cpp runtime uses (torch's) — timed
+    interleaved with acf's llama.cpp deployment of the same file (its worker process, as the latency evaluator
+    times it), `--repeats` × 3 pairs after a warm-up of each: medians of both, so that machine noise between the
+    rows is not read as a difference between them."""
     import random
     import statistics
     import time
@@ -102,25 +105,39 @@ def direct(path: str, args) -> dict:
     import torch
     from llama_cpp import Llama
 
+    from acf_plugins_builtin.runtimes.llamacpp import LlamaCppRuntime
+
     threads = torch.get_num_threads()
     n_ctx = args.prompt_len + args.new_tokens + 8
     llm = Llama(
         model_path=path, n_ctx=n_ctx, n_batch=min(n_ctx, 512), n_threads=threads, n_threads_batch=threads, verbose=False
     )
-    prefill, decode = [], []
-    for repeat in range(args.repeats + 1):
-        rng = random.Random(repeat)
-        prompt = [rng.randrange(llm.n_vocab()) for _ in range(args.prompt_len)]
-        started = time.perf_counter()
-        tokens = llm.generate(prompt, top_k=1, temp=0.0, reset=True)
-        next(tokens)  # the prompt evaluated and the first token chosen
-        first = time.perf_counter()
-        for _, _token in zip(range(args.new_tokens - 1), tokens):
-            pass
-        if repeat:  # the first is the warm-up
-            prefill.append(first - started)
-            decode.append((args.new_tokens - 1) / (time.perf_counter() - first))
-    return {"prefill_tps": args.prompt_len / statistics.median(prefill), "decode_tps": statistics.median(decode)}
+    deployed = LlamaCppRuntime().load(Path(path), fmt)
+    times: dict[str, list[tuple[float, float]]] = {"direct": [], "acf": []}
+    try:
+        for repeat in range(args.repeats * 3 + 1):
+            rng = random.Random(repeat)
+            prompt = [rng.randrange(llm.n_vocab()) for _ in range(args.prompt_len)]
+            started = time.perf_counter()
+            tokens = llm.generate(prompt, top_k=1, temp=0.0, reset=True)
+            next(tokens)  # the prompt evaluated and the first token chosen
+            first = time.perf_counter()
+            for _, _token in zip(range(args.new_tokens - 1), tokens):
+                pass
+            decode = (args.new_tokens - 1) / (time.perf_counter() - first)
+            prefill_s, acf_decode = deployed.prefill_decode(args.prompt_len, args.new_tokens, seed=repeat)
+            if repeat:  # the first pair is the warm-up
+                times["direct"].append((first - started, decode))
+                times["acf"].append((prefill_s, acf_decode))
+    finally:
+        deployed.close()
+    out = {}
+    for who, pairs in times.items():
+        out[who] = {
+            "prefill_tps": args.prompt_len / statistics.median(p for p, _ in pairs),
+            "decode_tps": statistics.median(d for _, d in pairs),
+        }
+    return out
 
 
 def main(argv=None) -> int:
@@ -146,17 +163,12 @@ def main(argv=None) -> int:
             continue
         if rows[-1]["file"]:  # the same GGUF file, timed by llama-cpp-python called directly
             acf_row = rows[-1]
-            rows.append(
-                {
-                    **acf_row,
-                    "name": f"{name}-direct",
-                    "runtime": "llama-cpp-python-direct",
-                    "peak_mb": None,
-                    **direct(acf_row["file"], args),
-                }
-            )
-            acf_row["prefill_vs_direct"] = acf_row["prefill_tps"] / rows[-1]["prefill_tps"]
-            acf_row["decode_vs_direct"] = acf_row["decode_tps"] / rows[-1]["decode_tps"]
+            paired = direct(acf_row["file"], acf_row["format"], args)
+            direct_row = {"name": f"{name}-direct", "runtime": "llama-cpp-python-direct", "peak_mb": None}
+            rows.append({**acf_row, **direct_row, **paired["direct"]})
+            acf_row["interleaved"] = paired["acf"]  # acf's figures timed between the direct ones
+            acf_row["prefill_vs_direct"] = paired["acf"]["prefill_tps"] / paired["direct"]["prefill_tps"]
+            acf_row["decode_vs_direct"] = paired["acf"]["decode_tps"] / paired["direct"]["decode_tps"]
     base = next(r for r in rows if r["name"] == "fp32")
     print(
         "| row | format | runtime | simulated | prefill tok/s | decode tok/s | decode vs fp32 | peak MB | "
