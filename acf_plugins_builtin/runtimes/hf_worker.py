@@ -7,8 +7,9 @@ Every reply is {"ok": true, ...} or {"ok": false, "error": "..."}.
 
 from __future__ import annotations
 
-import json
 import sys
+
+from acf_plugins_builtin.shared.process import serve
 
 
 class Worker:
@@ -39,21 +40,5 @@ class Worker:
         return {"logprobs": picked.tolist()}
 
 
-def main() -> int:
-    worker = Worker()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-            op = request.pop("op")
-            reply = {"ok": True, **getattr(worker, op)(**request)}
-        except Exception as exc:  # every failure goes back to acf as the reply, with its real message
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(Worker()))

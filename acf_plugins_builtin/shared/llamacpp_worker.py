@@ -19,9 +19,10 @@ Every reply is {"ok": true, ...} or {"ok": false, "error": "..."}.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
+
+from acf_plugins_builtin.shared.process import serve
 
 # llama.cpp's file types by the names `llama-quantize` prints (LLAMA_FTYPE_MOSTLY_*).
 FTYPES = {
@@ -165,21 +166,5 @@ class Worker:
         return {"peak_bytes": rss_bytes("VmHWM"), "before_load_bytes": self.before_load}
 
 
-def main() -> int:
-    worker = Worker()
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            request = json.loads(line)
-            op = request.pop("op")
-            reply = {"ok": True, **getattr(worker, op)(**request)}
-        except Exception as exc:  # every failure goes back to acf as the reply, with its real message
-            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        sys.stdout.write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(Worker()))

@@ -8,6 +8,7 @@ import json
 import os
 import selectors
 import subprocess
+import sys
 import tempfile
 from typing import Any
 
@@ -61,3 +62,21 @@ class RuntimeProcess:
             self.proc.kill()
             self.proc.wait()
         self.stderr.close()
+
+
+def serve(worker: Any) -> int:
+    """The worker side: each line of standard input a JSON request `{"op": NAME, …arguments}`, answered on standard
+    output with `worker.NAME(**arguments)` as `{"ok": true, …}`, or `{"ok": false, "error": …}` with its real
+    message; until standard input closes."""
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            op = request.pop("op")
+            reply = {"ok": True, **getattr(worker, op)(**request)}
+        except Exception as exc:  # every failure goes back to acf as the reply, with its real message
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
+    return 0
