@@ -253,25 +253,35 @@ def test_frontier_show_on_other_objectives(acf_cli, acf_tiny_model, gsm8k_file, 
     assert code == 2 and "no measured metric(s) speed" in err
 
 
-def test_a_repeated_warning_is_one_line_once_per_run(capsys):
-    """Libraries that reset the warning filters in a hot loop (bitsandbytes' int8 cast warning, 10,080 lines in
-    one run of the README's command) are shown once."""
+def test_a_repeated_library_message_is_said_once_per_command(capsys):
+    """Libraries that warn in a hot loop are said once: a warning whose filters are reset between calls, and a log
+    record of a logger with no handler of its own (bitsandbytes' int8 cast warning: 10,080 lines in one run of the
+    README's main command)."""
+    import logging
     import warnings
 
-    from acf import cli
+    from acf.cli.quiet import say_each_once
 
-    cli._shown.clear()
-    shown = warnings.showwarning
-    warnings.showwarning = cli._one_line_warning
+    shown, root = warnings.showwarning, logging.getLogger()
+    handlers, root.handlers = root.handlers, []  # as in `acf`: no handler configured (pytest adds its own)
+    say_each_once()
     try:
+        noisy = logging.getLogger("acf.tests.noisy_library")
         for _ in range(3):
             with warnings.catch_warnings():  # what resets the registry that would otherwise show it once
                 warnings.simplefilter("always")
-                warnings.warn("MatMul8bitLt: inputs will be cast from torch.float32 to float16", stacklevel=1)
-        warnings.warn("another one", stacklevel=1)
+                warnings.warn("a warning from a hot loop", stacklevel=1)
+            noisy.warning("MatMul8bitLt: inputs will be cast from %s to float16 during quantization", "torch.float32")
+        noisy.warning("another message")
+        first = capsys.readouterr().err.splitlines()
+        say_each_once()  # the next command says them again
+        noisy.warning("another message")
+        again = capsys.readouterr().err.splitlines()
     finally:
-        warnings.showwarning = shown
-    assert capsys.readouterr().err.splitlines() == [
-        "Warning: MatMul8bitLt: inputs will be cast from torch.float32 to float16",
-        "Warning: another one",
+        warnings.showwarning, root.handlers = shown, handlers
+    assert first == [
+        "Warning: a warning from a hot loop",
+        "MatMul8bitLt: inputs will be cast from torch.float32 to float16 during quantization",
+        "another message",
     ]
+    assert again == ["another message"]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 
 import typer
 
 from acf.cli import compress, eval, frontier, plugins, report, runs, spec
 from acf.cli.app import make_typer
+from acf.cli.quiet import say_each_once
 from acf.errors import AcfError
 from acf.plugins.manager import load_plugins
 
@@ -28,21 +28,8 @@ def build_app() -> typer.Typer:
     return app
 
 
-_shown: set[str] = set()
-
-
-def _one_line_warning(message, category, filename, lineno, file=None, line=None):
-    """A warning as one line, each text once per process: libraries that reset the warning filters in hot loops
-    (bitsandbytes' int8 cast warning came 10,080 times in one run) say it once."""
-    text = str(message)
-    if text not in _shown:
-        _shown.add(text)
-        print(f"Warning: {text}", file=sys.stderr)
-
-
 def main() -> None:
-    warnings.showwarning = _one_line_warning
-    _shown.clear()  # once per run: a command run in-process again (tests, plugins) says its warnings again
+    say_each_once()
     debug = bool(os.environ.get("ACF_DEBUG"))
     try:
         app = build_app()
