@@ -517,3 +517,36 @@ def test_eval_and_export_build_no_run_config_of_their_own(acf_tiny_model, gsm8k_
     )
     assert code == 0, err
     assert built == []  # the stored run_config.json is read, never a new one invented
+
+
+def test_told_in_episode_order_a_parallel_run_asks_at_the_same_points_whatever_the_timing(
+    acf_tiny_model, gsm8k_file, tmp_path, monkeypatch
+):
+    """Two candidates in flight: whether they finish one at a time or together, the searcher is told them in episode
+    order and asked again after each tell — the same asks between the same tells, so the same strategies."""
+    from acf.search.executors import LocalExecutor
+    from acf.search.loop import Search
+
+    class TwoSlots(LocalExecutor):
+        slots = 2
+
+        def __init__(self, session, together):
+            super().__init__(session, None)
+            self.together = together
+
+        def wait(self):
+            finished = super().wait()
+            if self.together and self.queue:  # both in flight finish at the same moment
+                finished += super().wait()
+            return finished
+
+    runs = []
+    for together in (False, True):
+        monkeypatch.setattr(Search, "_executor", lambda self, cost, together=together: TwoSlots(self.session, together))
+        runs.append(
+            run(acf_tiny_model, gsm8k_file, tmp_path / f"r{together}", tell_order="episode", evaluators=["size"])
+        )
+    assert [c.strategy for c in runs[0].candidates] == [c.strategy for c in runs[1].candidates]
+    assert (
+        [c.asked_after for c in runs[0].candidates] == [c.asked_after for c in runs[1].candidates] == [0, 0, 1, 2, 3, 4]
+    )

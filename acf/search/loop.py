@@ -222,9 +222,11 @@ class Search:
                 self.progress.episode(number, point_to_strategy(point).describe())
                 self.executor.submit(number, point, current)
                 in_flight[number] = point
-            done.update(self.executor.wait())
+            in_order = self.config.tell_order == "episode"
+            if not (min(in_flight) in done if in_order else done):
+                done.update(self.executor.wait())
             while done:
-                number = min(in_flight) if self.config.tell_order == "episode" else min(done)
+                number = min(in_flight) if in_order else min(done)
                 if number not in done:
                     break
                 candidate, current = self._record(number, in_flight.pop(number), done.pop(number), told)
@@ -232,6 +234,8 @@ class Search:
                 told += 1
                 self._tell_trackers("episode", candidate)
                 self.progress.advance()
+                if in_order:  # a slot refilled after each tell: asks fall between the same tells, whatever the timing
+                    break
 
     def _tell_trackers(self, event: str, *args: Any) -> None:
         """A tracker that fails warns; the run and its files are unaffected."""
