@@ -58,22 +58,7 @@ class Distill(Method):
         return training_estimate(spec, params)
 
     def apply(self, model: Any, params: dict[str, Any], ctx) -> Any:
-        masks = sparsity_masks(model)
-        ctx.record(
-            training_loss=train(
-                model,
-                ctx,
-                student_parameters(model),
-                steps=params["steps"],
-                lr=params["lr"],
-                loss="kd",
-                temperature=params["temperature"],
-                hidden_weight=params["hidden_weight"],
-                samples=params["samples"],
-                seq_len=params["seq_len"],
-                masks=masks,
-            )
-        )
+        ctx.record(training_loss=distill(model, ctx, params, hidden_weight=params["hidden_weight"]))
         model.eval()
         return model
 
@@ -105,18 +90,25 @@ class ProgressiveDistill(Method):
             with torch.no_grad():
                 for _, module in compressible_linears(model):
                     prune_magnitude(module.weight, params["sparsity"] * stage / params["stages"], "layer")
-            losses += train(
-                model,
-                ctx,
-                student_parameters(model),
-                steps=params["steps"],
-                lr=params["lr"],
-                loss="kd",
-                temperature=params["temperature"],
-                samples=params["samples"],
-                seq_len=params["seq_len"],
-                masks=sparsity_masks(model),
-            )
+            losses += distill(model, ctx, params)
         ctx.record(training_loss=losses)
         model.eval()
         return model
+
+
+def distill(model: Any, ctx: Any, params: dict[str, Any], hidden_weight: float = 0.0) -> list[float]:
+    """Train the whole student toward the teacher (KL at `params["temperature"]`, plus hidden-state MSE weighted by
+    `hidden_weight`) with the step's training parameters; pruned weights stay zero. The loss per step."""
+    return train(
+        model,
+        ctx,
+        student_parameters(model),
+        steps=params["steps"],
+        lr=params["lr"],
+        loss="kd",
+        temperature=params["temperature"],
+        hidden_weight=hidden_weight,
+        samples=params["samples"],
+        seq_len=params["seq_len"],
+        masks=sparsity_masks(model),
+    )
