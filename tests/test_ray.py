@@ -226,3 +226,29 @@ def test_an_unreachable_cluster_or_a_missing_extra_is_one_line(acf_tiny_model, g
     monkeypatch.setitem(sys.modules, "ray", None)  # as if it were not installed
     code, _, err = run_cli(args)
     assert code == 2 and "pip install 'acf[ray]'" in err and "Traceback" not in err
+
+
+def test_a_worker_computes_with_as_many_torch_threads_as_cpus_per_candidate(
+    cluster, acf_tiny_model, gsm8k_file, tmp_path
+):
+    """`--cpus-per-candidate` is each worker's Ray reservation and its torch thread count; by default the cluster's
+    CPUs are shared out (2 here: 1 each for 2 workers, both for 1); asking for more than the cluster has is one line."""
+    from acf.search.ray_executor import RayExecutor
+    from acf.system.progress import Progress
+    from acf.types.config import RunConfig
+
+    def threads(**kw):
+        config = RunConfig.build(
+            model=str(acf_tiny_model), dataset="gsm8k", executor="ray", **options(gsm8k_file, **kw)
+        )
+        executor = RayExecutor(config, tmp_path, Progress())
+        try:
+            return sorted(ray.get([actor.threads.remote() for actor in executor.actors.values()]))
+        finally:
+            executor.close()
+
+    assert threads(workers=1, cpus_per_candidate=2) == [2]
+    assert threads(workers=2) == [1, 1]
+    assert threads(workers=1) == [2]
+    with pytest.raises(acf.AcfError, match="needs 4 CPUs; the Ray cluster has 2"):
+        threads(workers=2, cpus_per_candidate=2)

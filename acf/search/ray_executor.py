@@ -46,7 +46,17 @@ class Worker:
 
     def __init__(self, config: dict[str, Any], run_dir: str, label: str):
         self.label, self.config = label, RunConfig.model_validate(config)
+        if self.config.cpus_per_candidate:  # the executor resolved it: the CPUs Ray reserved for this worker
+            import torch
+
+            torch.set_num_threads(max(1, int(self.config.cpus_per_candidate)))
         self.session = Session.from_config(self.config, work_dir=Path(run_dir))
+
+    def threads(self) -> int:
+        """The torch threads this worker computes with."""
+        import torch
+
+        return torch.get_num_threads()
 
     def run(self, point: dict[str, Any], frontier: dict[str, Any] | None) -> dict[str, Any]:
         snapshot = Frontier.model_validate(frontier) if frontier else None
@@ -129,8 +139,15 @@ class RayExecutor(Executor):
                 f"--workers {config.workers} × --gpus-per-candidate {config.gpus_per_candidate:g} needs "
                 f"{gpus_needed:g} GPUs; the Ray cluster has {resources.get('GPU', 0):g}"
             )
-        # a CPU slot per worker where the cluster has them; else the CPUs it has, shared
-        cpus = min(1.0, resources.get("CPU", 1.0) / config.workers)
+        # --cpus-per-candidate, else the cluster's CPUs shared out: each worker's reservation and its torch threads
+        total = resources.get("CPU", 1.0)
+        cpus = config.cpus_per_candidate or total / config.workers
+        if cpus * config.workers > total + 1e-9:
+            raise AcfError(
+                f"--workers {config.workers} × --cpus-per-candidate {cpus:g} needs {cpus * config.workers:g} CPUs; "
+                f"the Ray cluster has {total:g}"
+            )
+        self.config = config = config.model_copy(update={"cpus_per_candidate": cpus})
         env = {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
         self.actor_cls = ray.remote(worker_cls)
         self.actor_options = {

@@ -54,7 +54,7 @@ class _RunConfig(_Options):
             raise ValueError(f"{flag(info.field_name)} must be at least 1, got {value}")
         return value
 
-    @field_validator("episode_timeout_s", check_fields=False)
+    @field_validator("episode_timeout_s", "cpus_per_candidate", check_fields=False)
     @classmethod
     def _positive(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and value <= 0:

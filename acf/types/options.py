@@ -198,6 +198,13 @@ RUN_OPTIONS = (
         "gpus_per_candidate", float, 0.0, "GPUs each Ray worker takes (0: CPU only; 1 on a GPU cluster)", placement=True
     ),
     _run(
+        "cpus_per_candidate",
+        float | None,
+        None,
+        "CPUs each Ray worker takes, and its torch threads (default: the Ray cluster's CPUs ÷ --workers)",
+        placement=True,
+    ),
+    _run(
         "tell_order",
         str,
         "completion",
