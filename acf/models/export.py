@@ -16,6 +16,7 @@ from acf.errors import AcfError
 from acf.models.artifact import HF
 from acf.models.formats import candidate_format
 from acf.models.loading import quiet_progress_bars
+from acf.rundir.files import umask
 from acf.rundir.names import CANDIDATE_RECORD, EXPORT_RECORD
 from acf.types.config import RunConfig
 from acf.types.measurement import Measurement
@@ -92,7 +93,7 @@ def export_candidate(
         (staging / CANDIDATE_RECORD).write_text(json.dumps(candidate.model_dump(mode="json"), indent=2))
         record = {"artifact": exported.name if source.is_file() else ".", "round_trip": asdict(result)}
         (staging / EXPORT_RECORD).write_text(json.dumps(record, indent=2))
-        os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes 0700: give the folder the mode mkdir would
+        os.chmod(staging, 0o777 & ~umask())  # mkdtemp makes 0700: give the folder the mode mkdir would
         if out.exists():
             out.rmdir()
         staging.rename(out)
@@ -165,12 +166,6 @@ def token_logprobs(model: Any, sequences: list[list[int]]) -> list[list[float]]:
 
 def _mean(values: list[float]) -> float:
     return sum(values) / max(len(values), 1)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 PROBES = [

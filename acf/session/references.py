@@ -8,7 +8,6 @@ from typing import Any
 
 from acf.models.formats import candidate_format
 from acf.plugins.context import Records
-from acf.session import keys
 from acf.types.measurement import Measurement
 
 
@@ -23,15 +22,7 @@ def measure_reference(session: Any, runtime: str) -> dict[str, Measurement]:
     session.ctx.records = Records()  # the base model's own: nothing a candidate's steps recorded
     session.ctx.deploy = lambda model, ctx: chosen.deploy(model, ctx, candidate_format(model, ctx.tensor_formats))
     try:
-        for ev in timed:
-            fidelity = session.fidelity[ev.name]
-            key = session.cache_key(identity, ev, fidelity)
-            found = keys.cached(session.cache, key)
-            if found is None:
-                session.progress.phase(f"reference: {ev.name} of the uncompressed model on {runtime}")
-                found = ev.evaluate(session.base_model, session.ctx, fidelity)
-                session.cache.put(key, {k: v.model_dump() for k, v in found.items()})
-            results.update(found)
+        session.measure_missing(None, session.base_model, identity, timed, dict(session.fidelity), results, None)
     finally:
         session.ctx.close_deployment()
         session.ctx.deploy = deploy

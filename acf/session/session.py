@@ -222,13 +222,13 @@ class Session:
             model = self.apply(strategy)
             self.cache.put(steps_key, self.ctx.records.steps)
         try:
-            self._measure_missing(strategy, model, identity, missing, fidelity, results, screen)
+            self.measure_missing(strategy, model, identity, missing, fidelity, results, screen)
         finally:
             self.ctx.close_deployment()
         self._note_baseline(strategy, results)
         return results, False, list(self.ctx.records.steps)
 
-    def _measure_missing(
+    def measure_missing(
         self,
         strategy: Strategy | None,
         model: Any,
@@ -238,6 +238,8 @@ class Session:
         results: dict[str, Measurement],
         screen: Screen | None,
     ) -> None:
+        """Each evaluator of `missing` on `model` into `results` under `identity`'s cache keys: from the cache, else
+        measured (a non-finite number fails it) and cached; costs predicted first for a strategy."""
         predicted = raw = None
         for ev in missing:
             if not ev.deterministic and predicted is None:  # the first timing: predict every cost, maybe screen
